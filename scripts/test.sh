@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# THE test command of Kontena/C++ (.ci/run calls exactly this):
+#   1. scripts/setup.sh                     Debian packages (no-op when all are there)
+#   2. scripts/build.sh                     build/      RelWithDebInfo: everything
+#   3. scripts/build.sh --sanitize unit_tests   build-asan/ ASan + UBSan: the unit test executables
+#   4. ctest in build/        all tests: unit (label `unit`) + end-to-end (label `e2e`)
+#   5. ctest in build-asan/   unit tests only, under AddressSanitizer + UBSan (+ LeakSanitizer)
+# and prints a closing line `N passed, M failed` (over both ctest runs). Exit 0 only if all passed.
+#
+# For development:  scripts/test.sh [--no-sanitize] [-- EXTRA CTEST ARGS]   e.g.  -- -R Grid
+set -uo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT" || exit 1
+JOBS=${JOBS:-$(nproc)}
+
+sanitize=1
+ctest_extra=()
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --no-sanitize) sanitize=0; shift ;;
+    --) shift; ctest_extra=("$@"); break ;;
+    -h|--help) sed -n '2,10p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "test.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
+  esac
+done
+
+t0=$SECONDS
+phase() { printf '\n==> [%4ds] %s\n' "$((SECONDS - t0))" "$*"; }
+
+passed=0
+failed=0
+finish() {
+  phase "done"
+  printf '%d passed, %d failed\n' "$passed" "$failed"
+  [[ $failed -eq 0 && $passed -gt 0 ]] && exit 0
+  exit 1
+}
+# A step that fails before any test ran counts as one failure.
+die() {
+  echo "test.sh: $*" >&2
+  failed=$((failed + 1))
+  finish
+}
+
+phase "setup (Debian packages)"
+bash scripts/setup.sh || die "scripts/setup.sh failed"
+
+phase "build: build/ (RelWithDebInfo)"
+bash scripts/build.sh || die "build of build/ failed"
+
+if [[ $sanitize -eq 1 ]]; then
+  phase "build: build-asan/ (ASan + UBSan), unit tests only"
+  bash scripts/build.sh --sanitize unit_tests || die "build of build-asan/ failed"
+fi
+
+# run_ctest LOG ARGS...: runs ctest, adds its counts to passed/failed.
+run_ctest() {
+  local log=$1
+  shift
+  local rc=0
+  ctest --output-on-failure --no-tests=error -j "$JOBS" "$@" ${ctest_extra[@]+"${ctest_extra[@]}"} 2>&1 |
+    tee "$log" || rc=$?
+  # ctest's summary: "95% tests passed, 1 tests failed out of 20"
+  local summary
+  summary=$(grep -E '^[0-9]+% tests passed, [0-9]+ tests? failed out of [0-9]+' "$log" | tail -n 1)
+  if [[ -n "$summary" ]]; then
+    local f total
+    f=$(sed -E 's/^[0-9]+% tests passed, ([0-9]+) tests? failed out of ([0-9]+).*/\1/' <<<"$summary")
+    total=$(sed -E 's/^[0-9]+% tests passed, ([0-9]+) tests? failed out of ([0-9]+).*/\2/' <<<"$summary")
+    passed=$((passed + total - f))
+    failed=$((failed + f))
+    if [[ $rc -ne 0 && $f -eq 0 ]]; then failed=$((failed + 1)); fi
+  else
+    echo "test.sh: ctest $* ran no test or did not finish (exit $rc)" >&2
+    failed=$((failed + 1))
+  fi
+}
+
+mkdir -p "$ROOT/build/Testing"
+phase "tests: build/ (unit + e2e)"
+run_ctest "$ROOT/build/Testing/test-sh.log" --test-dir build
+
+if [[ $sanitize -eq 1 ]]; then
+  export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+  if [[ -z "${ASAN_OPTIONS:-}" ]]; then
+    ASAN_OPTIONS=detect_leaks=1:check_initialization_order=1:strict_init_order=1
+    # LeakSanitizer cannot run everywhere (e.g. under ptrace): probe with one unit test binary.
+    probe=$(find build-asan/tests/unit -type f -perm -u+x -name 'unit_*' 2>/dev/null | head -n 1)
+    if [[ -n "$probe" ]] &&
+       ASAN_OPTIONS=$ASAN_OPTIONS "$probe" --gtest_list_tests 2>&1 >/dev/null |
+         grep -q -E 'LeakSanitizer (has encountered a fatal error|does not work under ptrace)'; then
+      echo "test.sh: LeakSanitizer does not work on this machine: running without leak detection" >&2
+      ASAN_OPTIONS=detect_leaks=0:check_initialization_order=1:strict_init_order=1
+    fi
+  fi
+  export ASAN_OPTIONS
+  mkdir -p "$ROOT/build-asan/Testing"
+  phase "tests: build-asan/ (unit, ASAN_OPTIONS=$ASAN_OPTIONS)"
+  run_ctest "$ROOT/build-asan/Testing/test-sh.log" --test-dir build-asan -L unit
+fi
+
+finish

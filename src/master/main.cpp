@@ -1,0 +1,103 @@
+// kontena-server: the master. Opens the store, creates the initial admin at first start, serves
+// the REST API until SIGINT/SIGTERM.
+#include <CLI/CLI.hpp>
+#include <csignal>
+#include <cstdlib>
+#include <iostream>
+
+#include "common/asio.h"
+#include "common/error.h"
+#include "common/log.h"
+#include "master/api/api.h"
+#include "master/http/server.h"
+#include "master/store/store.h"
+
+namespace {
+
+std::string env_or(const char* name, std::string fallback) {
+  const char* v = std::getenv(name);
+  return v && *v ? std::string(v) : fallback;
+}
+
+// "HOST:PORT", "[v6]:PORT" or ":PORT".
+void parse_listen(const std::string& listen, std::string& host, unsigned short& port) {
+  auto colon = listen.rfind(':');
+  if (colon == std::string::npos) kontena::invalid("listen", "--listen must be HOST:PORT (e.g. 0.0.0.0:9292)");
+  host = listen.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  if (host.empty()) host = "0.0.0.0";
+  try {
+    std::size_t used = 0;
+    int p = std::stoi(listen.substr(colon + 1), &used);
+    if (used != listen.size() - colon - 1 || p < 0 || p > 65535) throw std::out_of_range("port");
+    port = static_cast<unsigned short>(p);
+  } catch (const std::exception&) {
+    kontena::invalid("listen", "--listen port must be a number 0..65535 (e.g. 0.0.0.0:9292)");
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"kontena-server: the Kontena/C++ master (REST API, auth, grids, nodes)"};
+  std::string listen = env_or("KONTENA_LISTEN", "0.0.0.0:9292");
+  std::string db = env_or("KONTENA_DB", "./data/master.db");
+  std::string tls_cert = env_or("KONTENA_TLS_CERT", "");
+  std::string tls_key = env_or("KONTENA_TLS_KEY", "");
+  std::string log_level = env_or("LOG_LEVEL", "info");
+  int threads = 2;
+  app.add_option("--listen", listen, "address to serve on, HOST:PORT (env KONTENA_LISTEN)")->capture_default_str();
+  app.add_option("--db", db, "SQLite database file (env KONTENA_DB)")->capture_default_str();
+  app.add_option("--tls-cert", tls_cert, "PEM certificate chain: serve HTTPS (env KONTENA_TLS_CERT)");
+  app.add_option("--tls-key", tls_key, "PEM private key for --tls-cert (env KONTENA_TLS_KEY)");
+  app.add_option("--log-level", log_level, "trace|debug|info|warn|error (env LOG_LEVEL)")->capture_default_str();
+  app.add_option("--threads", threads, "threads serving requests")->capture_default_str()->check(CLI::Range(1, 64));
+  app.add_flag_function("--version", [](std::int64_t) {
+    std::cout << "kontena-server " << KONTENA_VERSION << "\n";
+    std::exit(0);
+  }, "print the version and exit");
+  CLI11_PARSE(app, argc, argv);
+
+  kontena::init_logging("master", log_level);
+  try {
+    kontena::master::HttpServerOptions http;
+    parse_listen(listen, http.host, http.port);
+    http.tls_cert_file = tls_cert;
+    http.tls_key_file = tls_key;
+    http.threads = threads;
+
+    auto store = kontena::master::open_sqlite_store({db});
+    kontena::SystemClock clock;
+    kontena::master::MasterApi api(*store, clock);
+    if (auto code = api.auth().bootstrap_admin(env_or("INITIAL_ADMIN_CODE", ""))) {
+      spdlog::warn("initial admin code (one use): {}  log in with: kontena master login --code {} <master url>", *code,
+                   *code);
+    }
+
+    kontena::master::HttpServer server(http, [&api](const kontena::master::HttpRequest& r) { return api.handle(r); });
+    server.start();
+    spdlog::info("master listening address={}:{} tls={} db={} version={}", http.host, server.port(),
+                 tls_cert.empty() ? "off" : "on", db, KONTENA_VERSION);
+
+    // Stop cleanly on SIGINT/SIGTERM: a signal set on its own io_context thread.
+    kontena::asio::io_context signal_io;
+    kontena::asio::signal_set signals(signal_io, SIGINT, SIGTERM);
+    signals.async_wait([&](const boost::system::error_code& ec, int sig) {
+      if (ec) return;
+      spdlog::info("stopping signal={}", sig);
+      server.stop();
+    });
+    std::thread signal_thread([&] { signal_io.run(); });
+    server.run();
+    signal_io.stop();
+    signal_thread.join();
+    spdlog::info("stopped");
+  } catch (const kontena::Error& e) {
+    spdlog::error("{}", e.what());
+    return 1;
+  } catch (const std::exception& e) {
+    spdlog::error("fatal: {}", e.what());
+    return 1;
+  }
+  return 0;
+}

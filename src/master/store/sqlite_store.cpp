@@ -1,0 +1,712 @@
+// The SQLite implementation of Store: one connection in WAL mode, guarded by a recursive mutex
+// (a transaction holds it throughout, so calls made inside one join it).
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <mutex>
+#include <system_error>
+
+#include "master/store/sqlite_db.h"
+#include "master/store/sqlite_schema.h"
+#include "master/store/store.h"
+
+namespace kontena::master {
+
+namespace {
+
+using sqlite::ConstraintViolation;
+using sqlite::Database;
+using sqlite::NullIfEmpty;
+using sqlite::Statement;
+using Lock = std::lock_guard<std::recursive_mutex>;
+
+constexpr int kMaxNodeNumber = 254;
+
+std::string in_quotes(std::string_view text) { return "\"" + std::string(text) + "\""; }
+
+[[noreturn]] void conflict(std::string message) { throw Error(ErrorKind::conflict, std::move(message)); }
+[[noreturn]] void not_found(std::string message) { throw Error(ErrorKind::not_found, std::move(message)); }
+
+std::vector<std::string> sorted_unique(std::vector<std::string> values) {
+  std::sort(values.begin(), values.end());
+  values.erase(std::unique(values.begin(), values.end()), values.end());
+  return values;
+}
+
+// Column lists, in the order the read_* functions below expect. Tables are aliased so the same
+// list serves joins.
+constexpr std::string_view kUserColumns = "u.id, u.email, u.name, u.roles, u.created_at";
+constexpr std::string_view kTokenColumns =
+    "t.id, t.user_id, t.token_hash, t.token_last4, t.refresh_token_hash, t.description, t.scopes, t.expires_at, "
+    "t.created_at, t.last_used_at, t.internal";
+constexpr std::string_view kCodeColumns = "c.code_hash, c.user_id, c.kind, c.expires_at, c.created_at";
+constexpr std::string_view kGridColumns =
+    "g.id, g.name, g.token, g.initial_size, g.subnet, g.supernet, g.default_affinity, g.trusted_subnets, g.stats, "
+    "g.logs, g.created_at, g.updated_at";
+constexpr std::string_view kNodeColumns =
+    "n.id, n.grid_id, n.name, n.node_id, n.node_number, n.token, n.labels, n.availability, n.connected, "
+    "n.connected_at, n.last_seen_at, n.info, n.created_at, n.updated_at";
+constexpr std::string_view kAuditColumns =
+    "id, created_at, user_id, user_email, grid, resource_type, resource_id, resource_name, event_name, event_status, "
+    "http_status, error, source_ip, user_agent, request_method, request_path, request_body";
+
+// "SELECT <columns> <rest>", built once per call site (the result is the statement cache key).
+std::string select(std::string_view columns, std::string_view rest) {
+  return "SELECT " + std::string(columns) + " " + std::string(rest);
+}
+
+User read_user(const Statement& row) {
+  User user;
+  user.id = row.int64(0);
+  user.email = row.text(1);
+  user.name = row.text(2);
+  user.roles = sorted_unique(row.strings(3));
+  user.created_at = row.int64(4);
+  return user;
+}
+
+AccessToken read_token(const Statement& row) {
+  AccessToken token;
+  token.id = row.int64(0);
+  token.user_id = row.int64(1);
+  token.token_hash = row.text(2);
+  token.token_last4 = row.text(3);
+  token.refresh_token_hash = row.text(4);
+  token.description = row.text(5);
+  token.scopes = row.text(6);
+  token.expires_at = row.optional_int64(7);
+  token.created_at = row.int64(8);
+  token.last_used_at = row.int64(9);
+  token.internal = row.boolean(10);
+  return token;
+}
+
+AuthCode read_code(const Statement& row) {
+  AuthCode code;
+  code.code_hash = row.text(0);
+  code.user_id = row.int64(1);
+  code.kind = row.text(2);
+  code.expires_at = row.optional_int64(3);
+  code.created_at = row.int64(4);
+  return code;
+}
+
+Grid read_grid(const Statement& row) {
+  Grid grid;
+  grid.id = row.int64(0);
+  grid.name = row.text(1);
+  grid.token = row.text(2);
+  grid.initial_size = row.int32(3);
+  grid.subnet = row.text(4);
+  grid.supernet = row.text(5);
+  grid.default_affinity = row.strings(6);
+  grid.trusted_subnets = row.strings(7);
+  grid.stats = row.json(8);
+  grid.logs = row.json(9);
+  grid.created_at = row.int64(10);
+  grid.updated_at = row.int64(11);
+  return grid;
+}
+
+Node read_node(const Statement& row) {
+  Node node;
+  node.id = row.int64(0);
+  node.grid_id = row.int64(1);
+  node.name = row.text(2);
+  node.node_id = row.text(3);
+  node.node_number = row.int32(4);
+  node.token = row.text(5);
+  node.labels = row.strings(6);
+  node.availability = row.text(7);
+  node.connected = row.boolean(8);
+  node.connected_at = row.int64(9);
+  node.last_seen_at = row.int64(10);
+  node.info = row.json(11);
+  node.created_at = row.int64(12);
+  node.updated_at = row.int64(13);
+  return node;
+}
+
+AuditEntry read_audit(const Statement& row) {
+  AuditEntry entry;
+  entry.id = row.int64(0);
+  entry.created_at = row.int64(1);
+  entry.user_id = row.optional_int64(2);
+  entry.user_email = row.text(3);
+  entry.grid = row.text(4);
+  entry.resource_type = row.text(5);
+  entry.resource_id = row.text(6);
+  entry.resource_name = row.text(7);
+  entry.event_name = row.text(8);
+  entry.event_status = row.text(9);
+  entry.http_status = row.int32(10);
+  entry.error = row.text(11);
+  entry.source_ip = row.text(12);
+  entry.user_agent = row.text(13);
+  entry.request_method = row.text(14);
+  entry.request_path = row.text(15);
+  entry.request_body = row.json(16);
+  return entry;
+}
+
+template <class Record>
+std::optional<Record> first_row(Statement& query, Record (*read)(const Statement&)) {
+  if (!query.next()) return std::nullopt;
+  return read(query);
+}
+
+template <class Record>
+std::vector<Record> all_rows(Statement& query, Record (*read)(const Statement&)) {
+  std::vector<Record> records;
+  while (query.next()) records.push_back(read(query));
+  return records;
+}
+
+void check_node_number(int number) {
+  if (number < 1 || number > kMaxNodeNumber) {
+    invalid("node_number", "node number " + std::to_string(number) + " is out of range: it must be 1..254");
+  }
+}
+
+class SqliteStore final : public Store {
+ public:
+  SqliteStore(std::unique_ptr<Database> db, std::size_t max_audit_entries)
+      : db_(std::move(db)), max_audit_entries_(max_audit_entries) {}
+
+  void transaction(const std::function<void()>& fn) override { db_->transaction(fn); }
+
+  int schema_version() override {
+    Lock lock(db_->mutex());
+    return sqlite::current_schema_version(*db_);
+  }
+
+  // ------------------------------------------------------------------------------------ users
+
+  std::vector<User> users() override {
+    static const std::string sql = select(kUserColumns, "FROM users u ORDER BY u.email");
+    Lock lock(db_->mutex());
+    auto query = db_->prepare(sql);
+    return all_rows(query, read_user);
+  }
+
+  std::optional<User> user_by_id(std::int64_t id) override {
+    static const std::string sql = select(kUserColumns, "FROM users u WHERE u.id = ?");
+    Lock lock(db_->mutex());
+    auto query = db_->prepare(sql);
+    query.bind(id);
+    return first_row(query, read_user);
+  }
+
+  std::optional<User> user_by_email(std::string_view email) override {
+    static const std::string sql = select(kUserColumns, "FROM users u WHERE u.email = ?");
+    Lock lock(db_->mutex());
+    auto query = db_->prepare(sql);
+    query.bind(email);
+    return first_row(query, read_user);
+  }
+
+  User insert_user(const User& user) override {
+    Lock lock(db_->mutex());
+    User inserted = user;
+    inserted.roles = sorted_unique(user.roles);
+    try {
+      db_->prepare("INSERT INTO users (email, name, roles, created_at) VALUES (?, ?, ?, ?)")
+          .bind(inserted.email, inserted.name, inserted.roles, inserted.created_at)
+          .run();
+    } catch (const ConstraintViolation& violation) {
+      if (violation.is_unique("users.email")) conflict("user " + in_quotes(user.email) + " already exists");
+      throw;
+    }
+    inserted.id = db_->last_insert_id();
+    return inserted;
+  }
+
+  void update_user(const User& user) override {
+    Lock lock(db_->mutex());
+    db_->prepare("UPDATE users SET name = ?, roles = ? WHERE id = ?")
+        .bind(user.name, sorted_unique(user.roles), user.id)
+        .run();
+    if (db_->changes() == 0) not_found("user " + std::to_string(user.id) + " not found");
+  }
+
+  void delete_user(std::int64_t id) override {
+    Lock lock(db_->mutex());
+    // Tokens, codes and memberships go with it (ON DELETE CASCADE).
+    db_->prepare("DELETE FROM users WHERE id = ?").bind(id).run();
+    if (db_->changes() == 0) not_found("user " + std::to_string(id) + " not found");
+  }
+
+  // ------------------------------------------------------------------- access tokens and codes
+
+  AccessToken insert_token(const AccessToken& token) override {
+    Lock lock(db_->mutex());
+    try {
+      db_->prepare(
+             "INSERT INTO access_tokens (user_id, token_hash, token_last4, refresh_token_hash, description, scopes, "
+             "expires_at, created_at, last_used_at, internal) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+          .bind(token.user_id, token.token_hash, token.token_last4, NullIfEmpty{token.refresh_token_hash},
+                token.description, token.scopes, token.expires_at, token.created_at, token.last_used_at,
+                token.internal)
+          .run();
+    } catch (const ConstraintViolation& violation) {
+      throw_token_conflict(violation, token.user_id);
+    }
+    AccessToken inserted = token;
+    inserted.id = db_->last_insert_id();
+    return inserted;
+  }
+
+  // Updates what changes over a token's life: the hashes (and last4) when it is refreshed, its
+  // expiry and last use. Owner, description, scopes and kind stay as created.
+  void update_token(const AccessToken& token) override {
+    Lock lock(db_->mutex());
+    try {
+      db_->prepare(
+             "UPDATE access_tokens SET token_hash = ?, token_last4 = ?, refresh_token_hash = ?, expires_at = ?, "
+             "last_used_at = ? WHERE id = ?")
+          .bind(token.token_hash, token.token_last4, NullIfEmpty{token.refresh_token_hash}, token.expires_at,
+                token.last_used_at, token.id)
+          .run();
+    } catch (const ConstraintViolation& violation) {
+      throw_token_conflict(violation, token.user_id);
+    }
+    if (db_->changes() == 0) not_found("access token " + std::to_string(token.id) + " not found");
+  }
+
+  std::optional<AccessToken> token_by_id(std::int64_t id) override {
+    static const std::string sql = select(kTokenColumns, "FROM access_tokens t WHERE t.id = ?");
+    Lock lock(db_->mutex());
+    auto query = db_->prepare(sql);
+    query.bind(id);
+    return first_row(query, read_token);
+  }
+
+  std::optional<AccessToken> token_by_hash(std::string_view token_hash) override {
+    static const std::string sql = select(kTokenColumns, "FROM access_tokens t WHERE t.token_hash = ?");
+    Lock lock(db_->mutex());
+    auto query = db_->prepare(sql);
+    query.bind(token_hash);
+    return first_row(query, read_token);
+  }
+
+  std::optional<AccessToken> token_by_refresh_hash(std::string_view refresh_hash) override {
+    static const std::string sql = select(kTokenColumns, "FROM access_tokens t WHERE t.refresh_token_hash = ?");
+    Lock lock(db_->mutex());
+    auto query = db_->prepare(sql);
+    query.bind(refresh_hash);  // '' never matches: an absent refresh token is stored as NULL
+    return first_row(query, read_token);
+  }
+
+  std::vector<AccessToken> tokens_of_user(std::int64_t user_id) override {
+    static const std::string sql = select(kTokenColumns, "FROM access_tokens t WHERE t.user_id = ? ORDER BY t.id");
+    Lock lock(db_->mutex());
+    auto query = db_->prepare(sql);
+    query.bind(user_id);
+    return all_rows(query, read_token);
+  }
+
+  void delete_token(std::int64_t id) override {
+    Lock lock(db_->mutex());
+    db_->prepare("DELETE FROM access_tokens WHERE id = ?").bind(id).run();
+    if (db_->changes() == 0) not_found("access token " + std::to_string(id) + " not found");
+  }
+
+  void insert_code(const AuthCode& code) override {
+    Lock lock(db_->mutex());
+    try {
+      db_->prepare("INSERT INTO auth_codes (code_hash, user_id, kind, expires_at, created_at) VALUES (?, ?, ?, ?, ?)")
+          .bind(code.code_hash, code.user_id, code.kind, code.expires_at, code.created_at)
+          .run();
+    } catch (const ConstraintViolation& violation) {
+      if (violation.is_foreign_key()) not_found("user " + std::to_string(code.user_id) + " not found");
+      if (violation.is_unique("auth_codes.code_hash")) conflict("this " + code.kind + " code already exists");
+      throw;
+    }
+  }
+
+  std::optional<AuthCode> take_code(std::string_view code_hash) override {
+    static const std::string sql = select(kCodeColumns, "FROM auth_codes c WHERE c.code_hash = ?");
+    std::optional<AuthCode> taken;
+    db_->transaction([&] {
+      {
+        auto query = db_->prepare(sql);
+        query.bind(code_hash);
+        taken = first_row(query, read_code);
+      }
+      if (taken) db_->prepare("DELETE FROM auth_codes WHERE code_hash = ?").bind(code_hash).run();
+    });
+    return taken;
+  }
+
+  std::vector<AuthCode> codes_of_user(std::int64_t user_id) override {
+    static const std::string sql =
+        select(kCodeColumns, "FROM auth_codes c WHERE c.user_id = ? ORDER BY c.created_at, c.code_hash");
+    Lock lock(db_->mutex());
+    auto query = db_->prepare(sql);
+    query.bind(user_id);
+    return all_rows(query, read_code);
+  }
+
+  // ------------------------------------------------------------------- grids and membership
+
+  std::vector<Grid> grids() override {
+    static const std::string sql = select(kGridColumns, "FROM grids g ORDER BY g.name");
+    Lock lock(db_->mutex());
+    auto query = db_->prepare(sql);
+    return all_rows(query, read_grid);
+  }
+
+  std::vector<Grid> grids_of_user(std::int64_t user_id) override {
+    static const std::string sql = select(
+        kGridColumns, "FROM grid_users m JOIN grids g ON g.id = m.grid_id WHERE m.user_id = ? ORDER BY g.name");
+    Lock lock(db_->mutex());
+    auto query = db_->prepare(sql);
+    query.bind(user_id);
+    return all_rows(query, read_grid);
+  }
+
+  std::optional<Grid> grid_by_name(std::string_view name) override {
+    static const std::string sql = select(kGridColumns, "FROM grids g WHERE g.name = ?");
+    Lock lock(db_->mutex());
+    auto query = db_->prepare(sql);
+    query.bind(name);
+    return first_row(query, read_grid);
+  }
+
+  std::optional<Grid> grid_by_token(std::string_view token) override {
+    static const std::string sql = select(kGridColumns, "FROM grids g WHERE g.token = ?");
+    Lock lock(db_->mutex());
+    auto query = db_->prepare(sql);
+    query.bind(token);  // '' never matches: a grid without a token stores NULL
+    return first_row(query, read_grid);
+  }
+
+  Grid insert_grid(const Grid& grid) override {
+    Lock lock(db_->mutex());
+    try {
+      db_->prepare(
+             "INSERT INTO grids (name, token, initial_size, subnet, supernet, default_affinity, trusted_subnets, "
+             "stats, logs, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+          .bind(grid.name, NullIfEmpty{grid.token}, grid.initial_size, grid.subnet, grid.supernet,
+                grid.default_affinity, grid.trusted_subnets, grid.stats, grid.logs, grid.created_at, grid.updated_at)
+          .run();
+    } catch (const ConstraintViolation& violation) {
+      throw_grid_conflict(violation, grid);
+    }
+    Grid inserted = grid;
+    inserted.id = db_->last_insert_id();
+    return inserted;
+  }
+
+  void update_grid(const Grid& grid) override {
+    Lock lock(db_->mutex());
+    try {
+      db_->prepare(
+             "UPDATE grids SET name = ?, token = ?, initial_size = ?, subnet = ?, supernet = ?, "
+             "default_affinity = ?, trusted_subnets = ?, stats = ?, logs = ?, updated_at = ? WHERE id = ?")
+          .bind(grid.name, NullIfEmpty{grid.token}, grid.initial_size, grid.subnet, grid.supernet,
+                grid.default_affinity, grid.trusted_subnets, grid.stats, grid.logs, grid.updated_at, grid.id)
+          .run();
+    } catch (const ConstraintViolation& violation) {
+      throw_grid_conflict(violation, grid);
+    }
+    if (db_->changes() == 0) not_found("grid " + std::to_string(grid.id) + " not found");
+  }
+
+  void delete_grid(std::int64_t id) override {
+    Lock lock(db_->mutex());
+    // Nodes and memberships go with it (ON DELETE CASCADE).
+    db_->prepare("DELETE FROM grids WHERE id = ?").bind(id).run();
+    if (db_->changes() == 0) not_found("grid " + std::to_string(id) + " not found");
+  }
+
+  void add_grid_user(std::int64_t grid_id, std::int64_t user_id) override {
+    Lock lock(db_->mutex());
+    try {
+      db_->prepare("INSERT OR IGNORE INTO grid_users (grid_id, user_id) VALUES (?, ?)").bind(grid_id, user_id).run();
+    } catch (const ConstraintViolation& violation) {
+      if (!violation.is_foreign_key()) throw;
+      if (!grid_exists(grid_id)) not_found("grid " + std::to_string(grid_id) + " not found");
+      not_found("user " + std::to_string(user_id) + " not found");
+    }
+  }
+
+  void remove_grid_user(std::int64_t grid_id, std::int64_t user_id) override {
+    Lock lock(db_->mutex());
+    db_->prepare("DELETE FROM grid_users WHERE grid_id = ? AND user_id = ?").bind(grid_id, user_id).run();
+  }
+
+  std::vector<User> grid_users(std::int64_t grid_id) override {
+    static const std::string sql = select(
+        kUserColumns, "FROM grid_users m JOIN users u ON u.id = m.user_id WHERE m.grid_id = ? ORDER BY u.email");
+    Lock lock(db_->mutex());
+    auto query = db_->prepare(sql);
+    query.bind(grid_id);
+    return all_rows(query, read_user);
+  }
+
+  bool is_grid_member(std::int64_t grid_id, std::int64_t user_id) override {
+    Lock lock(db_->mutex());
+    auto query = db_->prepare("SELECT 1 FROM grid_users WHERE grid_id = ? AND user_id = ?");
+    query.bind(grid_id, user_id);
+    return query.next();
+  }
+
+  // ------------------------------------------------------------------------------------ nodes
+
+  std::vector<Node> nodes_of_grid(std::int64_t grid_id) override {
+    static const std::string sql = select(kNodeColumns, "FROM nodes n WHERE n.grid_id = ? ORDER BY n.node_number");
+    Lock lock(db_->mutex());
+    auto query = db_->prepare(sql);
+    query.bind(grid_id);
+    return all_rows(query, read_node);
+  }
+
+  std::optional<Node> node_by_id(std::int64_t id) override {
+    static const std::string sql = select(kNodeColumns, "FROM nodes n WHERE n.id = ?");
+    Lock lock(db_->mutex());
+    auto query = db_->prepare(sql);
+    query.bind(id);
+    return first_row(query, read_node);
+  }
+
+  std::optional<Node> node_by_name(std::int64_t grid_id, std::string_view name) override {
+    static const std::string sql = select(kNodeColumns, "FROM nodes n WHERE n.grid_id = ? AND n.name = ?");
+    Lock lock(db_->mutex());
+    auto query = db_->prepare(sql);
+    query.bind(grid_id, name);
+    return first_row(query, read_node);
+  }
+
+  std::optional<Node> node_by_node_id(std::int64_t grid_id, std::string_view node_id) override {
+    static const std::string sql = select(kNodeColumns, "FROM nodes n WHERE n.grid_id = ? AND n.node_id = ?");
+    Lock lock(db_->mutex());
+    auto query = db_->prepare(sql);
+    query.bind(grid_id, node_id);  // '' never matches an unbound node (NULL)
+    return first_row(query, read_node);
+  }
+
+  std::optional<Node> node_by_token(std::string_view token) override {
+    static const std::string sql = select(kNodeColumns, "FROM nodes n WHERE n.token = ?");
+    Lock lock(db_->mutex());
+    auto query = db_->prepare(sql);
+    query.bind(token);  // '' never matches a node without a token (NULL)
+    return first_row(query, read_node);
+  }
+
+  Node insert_node(const Node& node) override {
+    Node inserted = node;
+    if (node.node_number != 0) check_node_number(node.node_number);
+    try {
+      db_->transaction([&] {
+        if (inserted.node_number == 0) inserted.node_number = lowest_free_node_number(node.grid_id);
+        db_->prepare(
+               "INSERT INTO nodes (grid_id, name, node_id, node_number, token, labels, availability, connected, "
+               "connected_at, last_seen_at, info, created_at, updated_at) "
+               "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+            .bind(inserted.grid_id, inserted.name, NullIfEmpty{inserted.node_id}, inserted.node_number,
+                  NullIfEmpty{inserted.token}, inserted.labels, inserted.availability, inserted.connected,
+                  inserted.connected_at, inserted.last_seen_at, inserted.info, inserted.created_at,
+                  inserted.updated_at)
+            .run();
+        inserted.id = db_->last_insert_id();
+      });
+    } catch (const ConstraintViolation& violation) {
+      Lock lock(db_->mutex());
+      if (violation.is_foreign_key()) not_found("grid " + std::to_string(node.grid_id) + " not found");
+      throw_node_conflict(violation, inserted, node.grid_id);
+    }
+    return inserted;
+  }
+
+  void update_node(const Node& node) override {
+    check_node_number(node.node_number);
+    Lock lock(db_->mutex());
+    try {
+      db_->prepare(
+             "UPDATE nodes SET name = ?, node_id = ?, node_number = ?, token = ?, labels = ?, availability = ?, "
+             "connected = ?, connected_at = ?, last_seen_at = ?, info = ?, updated_at = ? WHERE id = ?")
+          .bind(node.name, NullIfEmpty{node.node_id}, node.node_number, NullIfEmpty{node.token}, node.labels,
+                node.availability, node.connected, node.connected_at, node.last_seen_at, node.info, node.updated_at,
+                node.id)
+          .run();
+    } catch (const ConstraintViolation& violation) {
+      // The node keeps its grid: take it from the row rather than from the caller's copy.
+      auto query = db_->prepare("SELECT grid_id FROM nodes WHERE id = ?");
+      query.bind(node.id);
+      std::int64_t grid_id = query.next() ? query.int64(0) : node.grid_id;
+      throw_node_conflict(violation, node, grid_id);
+    }
+    if (db_->changes() == 0) not_found("node " + std::to_string(node.id) + " not found");
+  }
+
+  void delete_node(std::int64_t id) override {
+    Lock lock(db_->mutex());
+    db_->prepare("DELETE FROM nodes WHERE id = ?").bind(id).run();
+    if (db_->changes() == 0) not_found("node " + std::to_string(id) + " not found");
+  }
+
+  // ------------------------------------------------------------------------------- config
+
+  std::map<std::string, std::string> config() override {
+    Lock lock(db_->mutex());
+    auto query = db_->prepare("SELECT key, value FROM config");
+    std::map<std::string, std::string> values;
+    while (query.next()) values.emplace(query.text(0), query.text(1));
+    return values;
+  }
+
+  void set_config(const std::string& key, const std::string& value) override {
+    Lock lock(db_->mutex());
+    db_->prepare("INSERT INTO config (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value")
+        .bind(key, value)
+        .run();
+  }
+
+  void unset_config(const std::string& key) override {
+    Lock lock(db_->mutex());
+    db_->prepare("DELETE FROM config WHERE key = ?").bind(key).run();
+  }
+
+  // ---------------------------------------------------------------------------- audit log
+
+  void append_audit(const AuditEntry& entry) override {
+    db_->transaction([&] {
+      db_->prepare(
+             "INSERT INTO audit_logs (created_at, user_id, user_email, grid, resource_type, resource_id, "
+             "resource_name, event_name, event_status, http_status, error, source_ip, user_agent, request_method, "
+             "request_path, request_body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+          .bind(entry.created_at, entry.user_id, entry.user_email, entry.grid, entry.resource_type, entry.resource_id,
+                entry.resource_name, entry.event_name, entry.event_status, entry.http_status, entry.error,
+                entry.source_ip, entry.user_agent, entry.request_method, entry.request_path, entry.request_body)
+          .run();
+      // Ids only grow and only the oldest rows are ever deleted, so the newest N are the ids
+      // above max - N: a range delete on the primary key, no count(*).
+      if (max_audit_entries_ > 0) {
+        db_->prepare("DELETE FROM audit_logs WHERE id <= (SELECT max(id) FROM audit_logs) - ?")
+            .bind(static_cast<std::int64_t>(max_audit_entries_))
+            .run();
+      }
+    });
+  }
+
+  // limit <= 0: no limit.
+  std::vector<AuditEntry> audit_entries(std::string_view grid, int limit) override {
+    static const std::string all_sql = select(kAuditColumns, "FROM audit_logs ORDER BY id DESC LIMIT ?");
+    static const std::string grid_sql =
+        select(kAuditColumns, "FROM audit_logs WHERE grid = ? ORDER BY id DESC LIMIT ?");
+    std::int64_t row_limit = limit > 0 ? limit : -1;
+    Lock lock(db_->mutex());
+    if (grid.empty()) {
+      auto query = db_->prepare(all_sql);
+      query.bind(row_limit);
+      return all_rows(query, read_audit);
+    }
+    auto query = db_->prepare(grid_sql);
+    query.bind(grid, row_limit);
+    return all_rows(query, read_audit);
+  }
+
+ private:
+  bool grid_exists(std::int64_t grid_id) {
+    auto query = db_->prepare("SELECT 1 FROM grids WHERE id = ?");
+    query.bind(grid_id);
+    return query.next();
+  }
+
+  // The grid's name for messages; its id when it has none (a dangling reference).
+  std::string grid_label(std::int64_t grid_id) {
+    auto query = db_->prepare("SELECT name FROM grids WHERE id = ?");
+    query.bind(grid_id);
+    return query.next() ? in_quotes(query.text(0)) : std::to_string(grid_id);
+  }
+
+  int lowest_free_node_number(std::int64_t grid_id) {
+    auto query = db_->prepare("SELECT node_number FROM nodes WHERE grid_id = ? ORDER BY node_number");
+    query.bind(grid_id);
+    int candidate = 1;
+    while (query.next() && query.int32(0) == candidate) ++candidate;
+    if (candidate > kMaxNodeNumber) {
+      invalid("node_number", "grid " + grid_label(grid_id) +
+                                 " has no free node number: a grid holds at most 254 nodes");
+    }
+    return candidate;
+  }
+
+  [[noreturn]] void throw_token_conflict(const ConstraintViolation& violation, std::int64_t user_id) {
+    if (violation.is_foreign_key()) not_found("user " + std::to_string(user_id) + " not found");
+    // Only digests are stored, so the message cannot (and must not) show the token itself.
+    if (violation.is_unique("access_tokens.token_hash")) conflict("an access token with this value already exists");
+    if (violation.is_unique("access_tokens.refresh_token_hash")) {
+      conflict("an access token with this refresh token already exists");
+    }
+    throw violation;
+  }
+
+  [[noreturn]] void throw_grid_conflict(const ConstraintViolation& violation, const Grid& grid) {
+    if (violation.is_unique("grids.name")) conflict("grid " + in_quotes(grid.name) + " already exists");
+    if (violation.is_unique("grids.token")) {
+      conflict("grid " + in_quotes(grid.name) + ": its token is already used by another grid");
+    }
+    throw violation;
+  }
+
+  [[noreturn]] void throw_node_conflict(const ConstraintViolation& violation, const Node& node,
+                                        std::int64_t grid_id) {
+    if (violation.is_unique("nodes.grid_id, nodes.name")) {
+      conflict("node " + in_quotes(node.name) + " already exists in grid " + grid_label(grid_id));
+    }
+    if (violation.is_unique("nodes.grid_id, nodes.node_number")) {
+      conflict("node number " + std::to_string(node.node_number) + " is already taken in grid " +
+               grid_label(grid_id));
+    }
+    if (violation.is_unique("nodes.grid_id, nodes.node_id")) {
+      conflict("node id " + in_quotes(node.node_id) + " is already bound to another node in grid " +
+               grid_label(grid_id));
+    }
+    if (violation.is_unique("nodes.token")) {
+      conflict("node " + in_quotes(node.name) + ": its token is already used by another node");
+    }
+    throw violation;
+  }
+
+  std::unique_ptr<Database> db_;
+  std::size_t max_audit_entries_;  // 0: unbounded
+};
+
+}  // namespace
+
+std::unique_ptr<Store> open_sqlite_store(const SqliteOptions& options) {
+  if (options.path.empty()) {
+    throw Error(ErrorKind::invalid, "the state store path is empty: set the database file", "path");
+  }
+  auto parent = std::filesystem::path(options.path).parent_path();
+  if (!parent.empty()) {
+    std::error_code error;
+    std::filesystem::create_directories(parent, error);
+    if (error) {
+      throw Error(ErrorKind::unavailable,
+                  "cannot create the state store directory " + parent.string() + ": " + error.message());
+    }
+  }
+
+  auto db = std::make_unique<Database>(options.path);
+  sqlite::check_is_kontena_database(*db);
+  // WAL lets readers in other processes (backups, sqlite3 shell) run alongside the writer;
+  // NORMAL is durable across application crashes and only fsyncs at checkpoints.
+  {
+    auto journal = db->prepare("PRAGMA journal_mode = WAL");
+    if (journal.next() && journal.text(0) != "wal") {
+      spdlog::warn("store cannot use WAL path={} journal_mode={}", options.path, journal.text(0));
+    }
+  }
+  db->exec("PRAGMA synchronous = NORMAL");
+  db->exec("PRAGMA foreign_keys = ON");
+  int version = sqlite::migrate(*db);
+
+  spdlog::info("store opened path={} schema_version={}", options.path, version);
+  return std::make_unique<SqliteStore>(std::move(db), options.max_audit_entries);
+}
+
+}  // namespace kontena::master
