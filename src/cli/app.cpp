@@ -9,13 +9,24 @@ std::unique_ptr<CLI::App> build_app(Context& ctx) {
   auto app = std::make_unique<CLI::App>("Kontena command line client", "kontena");
   app->set_version_flag("-v,--version", KONTENA_VERSION);
   app->require_subcommand(0, 1);
-  app->footer(
-      "Config: ~/.kontena_client.json (KONTENA_CONFIG). Environment: KONTENA_URL, KONTENA_TOKEN, KONTENA_GRID,\n"
-      "KONTENA_MASTER, KONTENA_SSL_VERIFY=false, DEBUG=1. Run 'kontena COMMAND --help' for a command's options.");
+  // Usage errors in the same shape as all other errors.
+  app->failure_message([](const CLI::App* command, const CLI::Error& e) {
+    // Point at the help of the deepest command that was recognised ("kontena grid create").
+    const CLI::App* deepest = command;
+    while (!deepest->get_subcommands().empty()) deepest = deepest->get_subcommands().front();
+    std::string path;
+    for (const CLI::App* p = deepest; p != nullptr; p = p->get_parent())
+      path = p->get_name() + (path.empty() ? "" : " " + path);
+    return "error: " + std::string(e.what()) + "\nRun '" + path + " --help' for more information.\n";
+  });
   register_master_commands(*app, ctx);
   register_grid_commands(*app, ctx);
   register_node_commands(*app, ctx);
   register_misc_commands(*app, ctx);
+  // Set after the subcommands exist so that only the top-level help shows it.
+  app->footer(
+      "Config: ~/.kontena_client.json (KONTENA_CONFIG). Environment: KONTENA_URL, KONTENA_TOKEN, KONTENA_GRID,\n"
+      "KONTENA_MASTER, KONTENA_SSL_VERIFY=false, DEBUG=1. Run 'kontena COMMAND --help' for a command's options.");
   CLI::App* root = app.get();
   app->callback([root, &ctx] {
     if (root->get_subcommands().empty()) ctx.out() << root->help();

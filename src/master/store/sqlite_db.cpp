@@ -21,7 +21,7 @@ ConstraintViolation::ConstraintViolation(int extended_code, std::string sqlite_m
       columns_(after_colon(sqlite_message)) {}
 
 bool ConstraintViolation::is_unique(std::string_view columns) const {
-  return (code() == SQLITE_CONSTRAINT_UNIQUE || code() == SQLITE_CONSTRAINT_PRIMARYKEY) && columns_ == columns;
+  return is_unique_any() && columns_ == columns;
 }
 
 std::string to_json_text(const Json& value) {

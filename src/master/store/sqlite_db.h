@@ -48,6 +48,7 @@ class ConstraintViolation : public Failure {
   // True for a UNIQUE/PRIMARY KEY violation on exactly these columns, spelled as SQLite reports
   // them: "grids.name" or "nodes.grid_id, nodes.name".
   bool is_unique(std::string_view columns) const;
+  bool is_unique_any() const { return code() == SQLITE_CONSTRAINT_UNIQUE || code() == SQLITE_CONSTRAINT_PRIMARYKEY; }
   bool is_foreign_key() const { return code() == SQLITE_CONSTRAINT_FOREIGNKEY; }
 
  private:

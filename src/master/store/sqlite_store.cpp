@@ -392,7 +392,9 @@ class SqliteStore final : public Store {
                 grid.default_affinity, grid.trusted_subnets, grid.stats, grid.logs, grid.created_at, grid.updated_at)
           .run();
     } catch (const ConstraintViolation& violation) {
-      throw_grid_conflict(violation, grid);
+      Grid attempted = grid;
+      attempted.id = 0;  // not in the table yet
+      throw_grid_conflict(violation, attempted);
     }
     Grid inserted = grid;
     inserted.id = db_->last_insert_id();
@@ -515,6 +517,7 @@ class SqliteStore final : public Store {
     } catch (const ConstraintViolation& violation) {
       Lock lock(db_->mutex());
       if (violation.is_foreign_key()) not_found("grid " + std::to_string(node.grid_id) + " not found");
+      inserted.id = 0;  // not in the table yet
       throw_node_conflict(violation, inserted, node.grid_id);
     }
     return inserted;
@@ -644,8 +647,14 @@ class SqliteStore final : public Store {
     throw violation;
   }
 
+  // SQLite reports the first violated index, which need not be the one worth telling: a taken
+  // name is checked for explicitly so it wins over a taken token.
   [[noreturn]] void throw_grid_conflict(const ConstraintViolation& violation, const Grid& grid) {
-    if (violation.is_unique("grids.name")) conflict("grid " + in_quotes(grid.name) + " already exists");
+    auto same_name = db_->prepare("SELECT 1 FROM grids WHERE name = ? AND id != ?");
+    same_name.bind(grid.name, grid.id);
+    if (violation.is_unique("grids.name") || (violation.is_unique_any() && same_name.next())) {
+      conflict("grid " + in_quotes(grid.name) + " already exists");
+    }
     if (violation.is_unique("grids.token")) {
       conflict("grid " + in_quotes(grid.name) + ": its token is already used by another grid");
     }
@@ -654,7 +663,9 @@ class SqliteStore final : public Store {
 
   [[noreturn]] void throw_node_conflict(const ConstraintViolation& violation, const Node& node,
                                         std::int64_t grid_id) {
-    if (violation.is_unique("nodes.grid_id, nodes.name")) {
+    auto same_name = db_->prepare("SELECT 1 FROM nodes WHERE grid_id = ? AND name = ? AND id != ?");
+    same_name.bind(grid_id, node.name, node.id);
+    if (violation.is_unique("nodes.grid_id, nodes.name") || (violation.is_unique_any() && same_name.next())) {
       conflict("node " + in_quotes(node.name) + " already exists in grid " + grid_label(grid_id));
     }
     if (violation.is_unique("nodes.grid_id, nodes.node_number")) {

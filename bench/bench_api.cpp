@@ -1,0 +1,537 @@
+// bench_api: starts a real kontena-server on a free loopback port with a temporary database and
+// measures its idle memory, API latency under a fixed request rate (open loop), maximum API
+// throughput (closed loop) and grid-create throughput. See bench/README.md.
+#include "common/asio.h"
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <iostream>
+#include <limits>
+#include <optional>
+#include <random>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#ifndef KONTENA_SERVER_DEFAULT
+#define KONTENA_SERVER_DEFAULT ""
+#endif
+
+namespace {
+
+using namespace kontena;
+using tcp = asio::ip::tcp;
+using Clock = std::chrono::steady_clock;
+using Request = http::request<http::string_body>;
+using Response = http::response<http::string_body>;
+namespace fs = std::filesystem;
+
+// ---------------------------------------------------------------------------------------------
+// the server process
+
+struct Server {
+  pid_t pid = -1;
+  unsigned short port = 0;
+  fs::path dir;
+  fs::path log;
+};
+
+unsigned short pick_free_port() {
+  asio::io_context ioc;
+  tcp::acceptor acceptor(ioc, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+  return acceptor.local_endpoint().port();
+}
+
+std::string random_hex(std::size_t bytes) {
+  std::random_device rd;
+  std::string out;
+  static const char* digits = "0123456789abcdef";
+  for (std::size_t i = 0; i < bytes; ++i) {
+    auto b = static_cast<unsigned>(rd() & 0xff);
+    out += digits[b >> 4];
+    out += digits[b & 0xf];
+  }
+  return out;
+}
+
+bool process_alive(pid_t pid) {
+  int status = 0;
+  return waitpid(pid, &status, WNOHANG) == 0;
+}
+
+std::optional<Server> start_server(const std::string& bin, const std::string& code,
+                                   const std::vector<std::string>& extra_args) {
+  Server s;
+  std::string tmpl = (fs::temp_directory_path() / "kontena-bench.XXXXXX").string();
+  if (!mkdtemp(tmpl.data())) {
+    std::perror("mkdtemp");
+    return std::nullopt;
+  }
+  s.dir = tmpl;
+  s.log = s.dir / "server.log";
+  s.port = pick_free_port();
+  std::string listen = "127.0.0.1:" + std::to_string(s.port);
+  std::string db = (s.dir / "master.db").string();
+
+  std::vector<std::string> args = {bin, "--listen", listen, "--db", db};
+  args.insert(args.end(), extra_args.begin(), extra_args.end());
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+
+  pid_t pid = fork();
+  if (pid < 0) {
+    std::perror("fork");
+    return std::nullopt;
+  }
+  if (pid == 0) {
+    int fd = open(s.log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd >= 0) {
+      dup2(fd, 1);
+      dup2(fd, 2);
+      close(fd);
+    }
+    int devnull = open("/dev/null", O_RDONLY);
+    if (devnull >= 0) dup2(devnull, 0);
+    setenv("INITIAL_ADMIN_CODE", code.c_str(), 1);
+    execv(bin.c_str(), argv.data());
+    std::perror("execv");
+    _exit(127);
+  }
+  s.pid = pid;
+  return s;
+}
+
+void stop_server(Server& s) {
+  if (s.pid > 0) {
+    kill(s.pid, SIGTERM);
+    int status = 0;
+    for (int i = 0; i < 100; ++i) {
+      if (waitpid(s.pid, &status, WNOHANG) == s.pid) {
+        s.pid = -1;
+        break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    if (s.pid > 0) {
+      kill(s.pid, SIGKILL);
+      waitpid(s.pid, &status, 0);
+      s.pid = -1;
+    }
+  }
+  std::error_code ec;
+  if (!s.dir.empty()) fs::remove_all(s.dir, ec);
+}
+
+void print_log_tail(const Server& s) {
+  std::ifstream in(s.log);
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  std::size_t from = lines.size() > 30 ? lines.size() - 30 : 0;
+  std::cerr << "---- end of the server log (" << s.log.string() << ") ----\n";
+  for (std::size_t i = from; i < lines.size(); ++i) std::cerr << lines[i] << "\n";
+}
+
+// Resident and peak resident memory of a process, in MB, from /proc/PID/status.
+struct Memory {
+  double rss_mb = -1;
+  double hwm_mb = -1;
+};
+
+Memory read_memory(pid_t pid) {
+  Memory m;
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  for (std::string line; std::getline(in, line);) {
+    std::istringstream ls(line);
+    std::string key;
+    double kb = 0;
+    ls >> key >> kb;
+    if (key == "VmRSS:") m.rss_mb = kb / 1024.0;
+    if (key == "VmHWM:") m.hwm_mb = kb / 1024.0;
+  }
+  return m;
+}
+
+// ---------------------------------------------------------------------------------------------
+// HTTP
+
+Request make_request(http::verb method, const std::string& target, unsigned short port,
+                     const std::string& token, const std::string& body = {}) {
+  Request req{method, target, 11};
+  req.set(http::field::host, "127.0.0.1:" + std::to_string(port));
+  req.set(http::field::user_agent, "kontena-bench");
+  if (!token.empty()) req.set(http::field::authorization, "Bearer " + token);
+  if (!body.empty()) {
+    req.set(http::field::content_type, "application/json");
+    req.body() = body;
+  }
+  req.keep_alive(true);
+  req.prepare_payload();
+  return req;
+}
+
+// One request on a new connection, for the set-up calls. Throws on a network error.
+Response sync_request(unsigned short port, const Request& req) {
+  asio::io_context ioc;
+  beast::tcp_stream stream(ioc);
+  stream.expires_after(std::chrono::seconds(10));
+  stream.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
+  http::write(stream, req);
+  beast::flat_buffer buffer;
+  Response res;
+  http::read(stream, buffer, res);
+  beast::error_code ec;
+  stream.socket().shutdown(tcp::socket::shutdown_both, ec);
+  return res;
+}
+
+// ---------------------------------------------------------------------------------------------
+// load generation
+
+// One load run: `connections` keep-alive connections share a sequence of requests.
+// Open loop: request i is due at t0 + i / rate, and its latency counts from that moment, so time
+// spent waiting for a free connection is included (no coordinated omission).
+// Closed loop: each connection sends its next request as soon as it has the previous answer,
+// until the deadline or `total` requests.
+struct Load {
+  bool open_loop = false;
+  double rate = 0;
+  Clock::time_point t0;
+  Clock::time_point deadline;
+  uint64_t total = std::numeric_limits<uint64_t>::max();
+  uint64_t next = 0;
+  unsigned expect_status = 200;
+  std::function<Request(uint64_t)> make;
+
+  std::vector<double> latencies_us;
+  uint64_t ok = 0;
+  uint64_t errors = 0;
+  uint64_t unsent = 0;
+  std::string first_error;
+  Clock::time_point finished;
+};
+
+void note_error(Load& load, const std::string& what) {
+  ++load.errors;
+  if (load.first_error.empty()) load.first_error = what;
+}
+
+asio::awaitable<void> connection(tcp::endpoint ep, Load& load) {
+  auto ex = co_await asio::this_coro::executor;
+  beast::tcp_stream stream(ex);
+  beast::flat_buffer buffer;
+  asio::steady_timer timer(ex);
+  bool connected = false;
+  for (;;) {
+    uint64_t idx = load.next;
+    if (idx >= load.total) break;
+    auto now = Clock::now();
+    if (!load.open_loop && now >= load.deadline) break;
+    if (load.open_loop && now >= load.deadline + std::chrono::seconds(10)) {
+      // The server fell far behind: stop, and count what was not sent.
+      load.unsent += load.total - idx;
+      load.next = load.total;
+      break;
+    }
+    ++load.next;
+    Clock::time_point scheduled = now;
+    if (load.open_loop) {
+      scheduled = load.t0 + std::chrono::nanoseconds(static_cast<int64_t>(
+                                static_cast<double>(idx) * 1e9 / load.rate));
+      if (now < scheduled) {
+        timer.expires_at(scheduled);
+        co_await timer.async_wait(asio::use_awaitable);
+      }
+    }
+    Request req = load.make(idx);
+    try {
+      stream.expires_after(std::chrono::seconds(10));
+      if (!connected) {
+        co_await stream.async_connect(ep, asio::use_awaitable);
+        stream.socket().set_option(tcp::no_delay(true));
+        connected = true;
+      }
+      if (!load.open_loop) scheduled = Clock::now();
+      co_await http::async_write(stream, req, asio::use_awaitable);
+      Response res;
+      co_await http::async_read(stream, buffer, res, asio::use_awaitable);
+      auto latency = Clock::now() - scheduled;
+      if (res.result_int() == load.expect_status) {
+        ++load.ok;
+        load.latencies_us.push_back(
+            std::chrono::duration<double, std::micro>(latency).count());
+      } else {
+        note_error(load, "HTTP " + std::to_string(res.result_int()) + ": " + res.body());
+      }
+      if (!res.keep_alive()) {
+        beast::error_code ec;
+        stream.socket().shutdown(tcp::socket::shutdown_both, ec);
+        stream.close();
+        buffer.clear();
+        connected = false;
+      }
+    } catch (const std::exception& e) {
+      note_error(load, e.what());
+      stream.close();
+      buffer.clear();
+      connected = false;
+    }
+  }
+  load.finished = std::max(load.finished, Clock::now());
+  beast::error_code ec;
+  stream.socket().shutdown(tcp::socket::shutdown_both, ec);
+}
+
+void run_load(unsigned short port, Load& load, unsigned connections) {
+  asio::io_context ioc;
+  tcp::endpoint ep(asio::ip::make_address("127.0.0.1"), port);
+  load.latencies_us.reserve(load.total == std::numeric_limits<uint64_t>::max() ? 1 << 20 : load.total);
+  for (unsigned i = 0; i < connections; ++i) asio::co_spawn(ioc, connection(ep, load), asio::detached);
+  ioc.run();
+}
+
+struct Percentiles {
+  double p50 = 0, p90 = 0, p99 = 0, max = 0;
+};
+
+Percentiles percentiles(std::vector<double> v) {
+  Percentiles p;
+  if (v.empty()) return p;
+  std::sort(v.begin(), v.end());
+  auto at = [&](double q) {
+    auto i = static_cast<std::size_t>(q * static_cast<double>(v.size()));
+    return v[std::min(i, v.size() - 1)];
+  };
+  p.p50 = at(0.50) / 1000.0;
+  p.p90 = at(0.90) / 1000.0;
+  p.p99 = at(0.99) / 1000.0;
+  p.max = v.back() / 1000.0;
+  return p;
+}
+
+double seconds_between(Clock::time_point a, Clock::time_point b) {
+  return std::chrono::duration<double>(b - a).count();
+}
+
+std::string fmt(const char* f, double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, f, v);
+  return buf;
+}
+
+std::string pass(bool ok) { return ok ? "PASS" : "MISS"; }
+
+fs::path default_server_path(const char* argv0) {
+  std::string compiled = KONTENA_SERVER_DEFAULT;
+  if (!compiled.empty() && fs::exists(compiled)) return compiled;
+  std::error_code ec;
+  fs::path self = fs::canonical("/proc/self/exe", ec);
+  if (ec) self = fs::absolute(argv0);
+  // build/bench/bench_api -> build/src/master/kontena-server
+  fs::path guess = self.parent_path().parent_path() / "src" / "master" / "kontena-server";
+  if (fs::exists(guess)) return guess;
+  return compiled.empty() ? guess : fs::path(compiled);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"Benchmarks the Kontena master (kontena-server) over loopback."};
+  std::string server_bin;
+  double rate = 1000;
+  double duration = 10;
+  unsigned connections = 16;
+  double max_duration = 5;
+  unsigned max_connections = 8;
+  double create_duration = 5;
+  uint64_t create_max = 2000;
+  unsigned create_connections = 4;
+  double idle_wait = 2;
+  std::vector<std::string> server_args;
+  app.add_option("--server", server_bin, "kontena-server binary (default: the one of this build tree)");
+  app.add_option("--rate", rate, "open loop: GET /v1/grids requests per second")->capture_default_str();
+  app.add_option("--duration", duration, "open loop: seconds")->capture_default_str();
+  app.add_option("--connections", connections, "open loop: keep-alive connections")->capture_default_str();
+  app.add_option("--max-duration", max_duration, "closed loop GET: seconds")->capture_default_str();
+  app.add_option("--max-connections", max_connections, "closed loop GET: connections")->capture_default_str();
+  app.add_option("--create-duration", create_duration, "grid create: seconds at most")->capture_default_str();
+  app.add_option("--create-max", create_max, "grid create: grids at most")->capture_default_str();
+  app.add_option("--create-connections", create_connections, "grid create: connections")->capture_default_str();
+  app.add_option("--idle-wait", idle_wait, "seconds to let the master idle before reading its RSS")->capture_default_str();
+  app.add_option("--server-arg", server_args, "extra argument for kontena-server (repeatable)");
+  CLI11_PARSE(app, argc, argv);
+  if (rate <= 0 || duration <= 0 || connections == 0 || max_connections == 0 || create_connections == 0) {
+    std::cerr << "bench_api: rates, durations and connection counts must be positive\n";
+    return 2;
+  }
+  if (server_bin.empty()) server_bin = default_server_path(argv[0]).string();
+  if (!fs::exists(server_bin)) {
+    std::cerr << "bench_api: no kontena-server at " << server_bin << " (build it, or pass --server PATH)\n";
+    return 1;
+  }
+
+  signal(SIGPIPE, SIG_IGN);
+  const std::string code = random_hex(16);
+  auto started = start_server(server_bin, code, server_args);
+  if (!started) return 1;
+  Server server = *started;
+  const unsigned short port = server.port;
+
+  auto give_up = [&](const std::string& why) {
+    std::cerr << "bench_api: " << why << "\n";
+    print_log_tail(server);
+    stop_server(server);
+    return 1;
+  };
+
+  std::cout << "kontena-server: " << server_bin << "\n"
+            << "listening on 127.0.0.1:" << port << " (PID " << server.pid << "), database in "
+            << server.dir.string() << "\n"
+            << "load generator: this process, one thread; machine: "
+            << std::thread::hardware_concurrency() << " cores\n\n";
+
+  // Wait for /v1/ping.
+  auto start_time = Clock::now();
+  bool up = false;
+  while (Clock::now() - start_time < std::chrono::seconds(20)) {
+    if (!process_alive(server.pid)) {
+      server.pid = -1;
+      return give_up("kontena-server exited at start");
+    }
+    try {
+      if (sync_request(port, make_request(http::verb::get, "/v1/ping", port, {})).result_int() == 200) {
+        up = true;
+        break;
+      }
+    } catch (const std::exception&) {
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  if (!up) return give_up("kontena-server did not answer GET /v1/ping within 20 s");
+  std::cout << "master answered /v1/ping after " << fmt("%.0f", seconds_between(start_time, Clock::now()) * 1000)
+            << " ms\n";
+
+  // (a) idle RSS
+  std::this_thread::sleep_for(std::chrono::duration<double>(idle_wait));
+  Memory idle = read_memory(server.pid);
+  std::cout << "master idle RSS: " << fmt("%.1f", idle.rss_mb) << " MB (target < 20 MB)\n\n";
+
+  // (b) log in and create a grid
+  std::string token;
+  try {
+    nlohmann::json body = {{"grant_type", "authorization_code"}, {"code", code}, {"expires_in", 0}};
+    auto res = sync_request(port, make_request(http::verb::post, "/oauth2/token", port, {}, body.dump()));
+    if (res.result_int() / 100 != 2)
+      return give_up("POST /oauth2/token answered " + std::to_string(res.result_int()) + ": " + res.body());
+    token = nlohmann::json::parse(res.body()).at("access_token").get<std::string>();
+    nlohmann::json grid = {{"name", "bench"}};
+    res = sync_request(port, make_request(http::verb::post, "/v1/grids", port, token, grid.dump()));
+    if (res.result_int() != 201)
+      return give_up("POST /v1/grids answered " + std::to_string(res.result_int()) + ": " + res.body());
+  } catch (const std::exception& e) {
+    return give_up(std::string("log in / grid create failed: ") + e.what());
+  }
+
+  const Request get_grids = make_request(http::verb::get, "/v1/grids", port, token);
+
+  // (c) open loop at a fixed rate
+  Load open;
+  open.open_loop = true;
+  open.rate = rate;
+  open.total = static_cast<uint64_t>(rate * duration);
+  open.make = [&](uint64_t) { return get_grids; };
+  std::cout << "GET /v1/grids, open loop: " << fmt("%.0f", rate) << " req/s for " << fmt("%.0f", duration)
+            << " s over " << connections << " keep-alive connections\n";
+  open.t0 = Clock::now();
+  open.deadline = open.t0 + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(duration));
+  run_load(port, open, connections);
+  Percentiles op = percentiles(open.latencies_us);
+  double open_rate = static_cast<double>(open.ok) / seconds_between(open.t0, open.finished);
+  std::cout << "  ok " << open.ok << ", errors " << open.errors << ", not sent " << open.unsent
+            << ", achieved " << fmt("%.1f", open_rate) << " req/s\n"
+            << "  latency from scheduled send: p50 " << fmt("%.3f", op.p50) << " ms, p90 " << fmt("%.3f", op.p90)
+            << " ms, p99 " << fmt("%.3f", op.p99) << " ms, max " << fmt("%.3f", op.max) << " ms\n";
+  if (!open.first_error.empty()) std::cout << "  first error: " << open.first_error.substr(0, 200) << "\n";
+  std::cout << "\n";
+
+  // (d) closed loop, maximum throughput
+  Load closed;
+  closed.make = [&](uint64_t) { return get_grids; };
+  std::cout << "GET /v1/grids, closed loop: " << max_connections << " connections for "
+            << fmt("%.0f", max_duration) << " s\n";
+  closed.t0 = Clock::now();
+  closed.deadline = closed.t0 + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(max_duration));
+  run_load(port, closed, max_connections);
+  Percentiles cp = percentiles(closed.latencies_us);
+  double closed_rate = static_cast<double>(closed.ok) / seconds_between(closed.t0, closed.finished);
+  std::cout << "  ok " << closed.ok << ", errors " << closed.errors << ", " << fmt("%.0f", closed_rate)
+            << " req/s, p50 " << fmt("%.3f", cp.p50) << " ms, p99 " << fmt("%.3f", cp.p99) << " ms, max "
+            << fmt("%.3f", cp.max) << " ms\n";
+  if (!closed.first_error.empty()) std::cout << "  first error: " << closed.first_error.substr(0, 200) << "\n";
+  std::cout << "\n";
+
+  // (e) grid create, closed loop
+  Load create;
+  create.expect_status = 201;
+  create.total = create_max;
+  const std::string prefix = "b" + random_hex(3) + "-";
+  create.make = [&](uint64_t i) {
+    nlohmann::json body = {{"name", prefix + std::to_string(i)}};
+    return make_request(http::verb::post, "/v1/grids", port, token, body.dump());
+  };
+  std::cout << "POST /v1/grids (create), closed loop: " << create_connections << " connections, at most "
+            << create_max << " grids or " << fmt("%.0f", create_duration) << " s\n";
+  create.t0 = Clock::now();
+  create.deadline = create.t0 + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(create_duration));
+  run_load(port, create, create_connections);
+  Percentiles gp = percentiles(create.latencies_us);
+  double create_rate = static_cast<double>(create.ok) / seconds_between(create.t0, create.finished);
+  std::cout << "  created " << create.ok << ", errors " << create.errors << ", " << fmt("%.0f", create_rate)
+            << " creates/s, p50 " << fmt("%.3f", gp.p50) << " ms, p99 " << fmt("%.3f", gp.p99) << " ms, max "
+            << fmt("%.3f", gp.max) << " ms\n";
+  if (!create.first_error.empty()) std::cout << "  first error: " << create.first_error.substr(0, 200) << "\n";
+  std::cout << "\n";
+
+  // (f) memory after the load
+  Memory after = read_memory(server.pid);
+  std::cout << "master RSS after the load: " << fmt("%.1f", after.rss_mb) << " MB (peak "
+            << fmt("%.1f", after.hwm_mb) << " MB)\n";
+  bool alive = process_alive(server.pid);
+  if (!alive) server.pid = -1;
+
+  bool rss_ok = idle.rss_mb >= 0 && idle.rss_mb < 20.0;
+  bool open_ok = open.errors == 0 && open.unsent == 0 && op.p99 < 5.0 && open_rate >= 0.95 * rate;
+  std::cout << "\n==== summary ====\n"
+            << "master idle RSS                   " << fmt("%8.1f", idle.rss_mb) << " MB        target < 20 MB   "
+            << pass(rss_ok) << "\n"
+            << "GET /v1/grids p99 at " << fmt("%5.0f", rate) << " req/s  " << fmt("%8.3f", op.p99)
+            << " ms        target < 5 ms    " << pass(open_ok) << "  (achieved " << fmt("%.0f", open_rate)
+            << " req/s, p50 " << fmt("%.3f", op.p50) << " ms, errors " << open.errors << ")\n"
+            << "GET /v1/grids max throughput      " << fmt("%8.0f", closed_rate) << " req/s     p50 "
+            << fmt("%.3f", cp.p50) << " ms, p99 " << fmt("%.3f", cp.p99) << " ms\n"
+            << "grid create throughput            " << fmt("%8.0f", create_rate) << " creates/s p50 "
+            << fmt("%.3f", gp.p50) << " ms, p99 " << fmt("%.3f", gp.p99) << " ms\n"
+            << "master RSS after load             " << fmt("%8.1f", after.rss_mb) << " MB        peak "
+            << fmt("%.1f", after.hwm_mb) << " MB\n";
+  if (!alive) {
+    std::cout << "kontena-server died during the benchmark\n";
+    print_log_tail(server);
+  }
+  stop_server(server);
+  return 0;
+}
