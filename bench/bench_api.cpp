@@ -167,6 +167,30 @@ Memory read_memory(pid_t pid) {
   return m;
 }
 
+// CPU time (user + system) a process has used so far, in seconds, from /proc/PID/stat.
+double cpu_seconds(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  auto paren = stat.rfind(')');
+  if (paren == std::string::npos) return 0;
+  std::istringstream fields(stat.substr(paren + 2));
+  std::string field;
+  double utime = 0, stime = 0;
+  // Fields after the command name start at field 3 (state); utime and stime are fields 14 and 15.
+  for (int i = 3; i <= 15 && fields >> field; ++i) {
+    if (i == 14) utime = std::stod(field);
+    if (i == 15) stime = std::stod(field);
+  }
+  return (utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
+std::string load_average() {
+  std::ifstream in("/proc/loadavg");
+  std::string one;
+  in >> one;
+  return one.empty() ? "?" : one;
+}
+
 // ---------------------------------------------------------------------------------------------
 // HTTP
 
@@ -403,7 +427,8 @@ int main(int argc, char** argv) {
             << "listening on 127.0.0.1:" << port << " (PID " << server.pid << "), database in "
             << server.dir.string() << "\n"
             << "load generator: this process, one thread; machine: "
-            << std::thread::hardware_concurrency() << " cores\n\n";
+            << std::thread::hardware_concurrency() << " cores, load average " << load_average()
+            << " (other work on the machine skews the latencies)\n\n";
 
   // Wait for /v1/ping.
   auto start_time = Clock::now();
@@ -457,6 +482,7 @@ int main(int argc, char** argv) {
   open.make = [&](uint64_t) { return get_grids; };
   std::cout << "GET /v1/grids, open loop: " << fmt("%.0f", rate) << " req/s for " << fmt("%.0f", duration)
             << " s over " << connections << " keep-alive connections\n";
+  double cpu0 = cpu_seconds(server.pid);
   open.t0 = Clock::now();
   open.deadline = open.t0 + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(duration));
   run_load(port, open, connections);
@@ -466,6 +492,9 @@ int main(int argc, char** argv) {
             << ", achieved " << fmt("%.1f", open_rate) << " req/s\n"
             << "  latency from scheduled send: p50 " << fmt("%.3f", op.p50) << " ms, p90 " << fmt("%.3f", op.p90)
             << " ms, p99 " << fmt("%.3f", op.p99) << " ms, max " << fmt("%.3f", op.max) << " ms\n";
+  std::cout << "  master CPU: " << fmt("%.0f", (cpu_seconds(server.pid) - cpu0) / seconds_between(open.t0, open.finished) * 100)
+            << "% of one core, " << fmt("%.1f", (cpu_seconds(server.pid) - cpu0) * 1e6 / std::max<double>(1, open.ok))
+            << " us per request\n";
   if (!open.first_error.empty()) std::cout << "  first error: " << open.first_error.substr(0, 200) << "\n";
   std::cout << "\n";
 
@@ -474,6 +503,7 @@ int main(int argc, char** argv) {
   closed.make = [&](uint64_t) { return get_grids; };
   std::cout << "GET /v1/grids, closed loop: " << max_connections << " connections for "
             << fmt("%.0f", max_duration) << " s\n";
+  cpu0 = cpu_seconds(server.pid);
   closed.t0 = Clock::now();
   closed.deadline = closed.t0 + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(max_duration));
   run_load(port, closed, max_connections);
@@ -482,6 +512,9 @@ int main(int argc, char** argv) {
   std::cout << "  ok " << closed.ok << ", errors " << closed.errors << ", " << fmt("%.0f", closed_rate)
             << " req/s, p50 " << fmt("%.3f", cp.p50) << " ms, p99 " << fmt("%.3f", cp.p99) << " ms, max "
             << fmt("%.3f", cp.max) << " ms\n";
+  std::cout << "  master CPU: " << fmt("%.0f", (cpu_seconds(server.pid) - cpu0) / seconds_between(closed.t0, closed.finished) * 100)
+            << "% of one core, " << fmt("%.1f", (cpu_seconds(server.pid) - cpu0) * 1e6 / std::max<double>(1, closed.ok))
+            << " us per request\n";
   if (!closed.first_error.empty()) std::cout << "  first error: " << closed.first_error.substr(0, 200) << "\n";
   std::cout << "\n";
 
@@ -496,6 +529,7 @@ int main(int argc, char** argv) {
   };
   std::cout << "POST /v1/grids (create), closed loop: " << create_connections << " connections, at most "
             << create_max << " grids or " << fmt("%.0f", create_duration) << " s\n";
+  cpu0 = cpu_seconds(server.pid);
   create.t0 = Clock::now();
   create.deadline = create.t0 + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(create_duration));
   run_load(port, create, create_connections);
@@ -504,6 +538,9 @@ int main(int argc, char** argv) {
   std::cout << "  created " << create.ok << ", errors " << create.errors << ", " << fmt("%.0f", create_rate)
             << " creates/s, p50 " << fmt("%.3f", gp.p50) << " ms, p99 " << fmt("%.3f", gp.p99) << " ms, max "
             << fmt("%.3f", gp.max) << " ms\n";
+  std::cout << "  master CPU: " << fmt("%.0f", (cpu_seconds(server.pid) - cpu0) / seconds_between(create.t0, create.finished) * 100)
+            << "% of one core, " << fmt("%.1f", (cpu_seconds(server.pid) - cpu0) * 1e6 / std::max<double>(1, create.ok))
+            << " us per request\n";
   if (!create.first_error.empty()) std::cout << "  first error: " << create.first_error.substr(0, 200) << "\n";
   std::cout << "\n";
 
@@ -516,7 +553,7 @@ int main(int argc, char** argv) {
 
   bool rss_ok = idle.rss_mb >= 0 && idle.rss_mb < 20.0;
   bool open_ok = open.errors == 0 && open.unsent == 0 && op.p99 < 5.0 && open_rate >= 0.95 * rate;
-  std::cout << "\n==== summary ====\n"
+  std::cout << "\n==== summary (load average now " << load_average() << ") ====\n"
             << "master idle RSS                   " << fmt("%8.1f", idle.rss_mb) << " MB        target < 20 MB   "
             << pass(rss_ok) << "\n"
             << "GET /v1/grids p99 at " << fmt("%5.0f", rate) << " req/s  " << fmt("%8.3f", op.p99)

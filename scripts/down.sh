@@ -46,4 +46,4 @@ stop() {
 # ---- later issues: stop the local kontena-agent here (before the master) ---------------------
 
 stop kontena-server "$RUN_DIR/kontena-server.pid"
-say "data kept in data/; start again with scripts/up.sh"
+say "the data is kept; start again with scripts/up.sh"

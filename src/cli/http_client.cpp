@@ -102,10 +102,12 @@ class BeastTransport final : public HttpTransport {
         tls->set_verify_mode(asio::ssl::verify_none);
       }
     }
-    asio::io_context io;
+    // Declared before the io_context: coroutine frames still pending at a timeout refer to them
+    // and are destroyed by the io_context's destructor.
     Stage stage = Stage::connect;
     std::optional<Response> response;
     std::exception_ptr failure;
+    asio::io_context io;
     asio::co_spawn(io, exchange(request, tls ? &*tls : nullptr, stage),
                    [&](std::exception_ptr error, Response answer) {
                      failure = error;

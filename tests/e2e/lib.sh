@@ -13,6 +13,10 @@ E2E_NAME=$(basename "${BASH_SOURCE[1]:-$0}" .sh)
 : "${KONTENA_SERVER_BIN:?KONTENA_SERVER_BIN is not set: run e2e tests through ctest (ctest --test-dir build -L e2e)}"
 : "${KONTENA_BIN:?KONTENA_BIN is not set: run e2e tests through ctest (ctest --test-dir build -L e2e)}"
 
+# Settings from the caller's environment must not leak into the binaries under test.
+unset KONTENA_URL KONTENA_TOKEN KONTENA_GRID KONTENA_MASTER KONTENA_SSL_VERIFY \
+  KONTENA_LISTEN KONTENA_DB KONTENA_TLS_CERT KONTENA_TLS_KEY LOG_LEVEL INITIAL_ADMIN_CODE
+
 # Everything a test writes lives in one temporary directory, removed at exit
 # (kept when E2E_KEEP_TMP=1, to look at it after a failure).
 E2E_TMP=$(mktemp -d "${TMPDIR:-/tmp}/kontena-e2e-${E2E_NAME}.XXXXXX")

@@ -79,11 +79,16 @@ void run_login(Context& ctx, LoginOptions options) {
   entry->url = url;
   entry->username = email;
   entry->token = token;
-  entry->grid = choose_grid(api, options.grid, previous_grid);
+  entry->grid.clear();
   config.current_server = name;
+  // Saved before choosing the grid: a login code is spent now, so a bad --grid must not lose it.
   ctx.save_config();
   ctx.out() << "Authenticated to " << name << " as " << email << "\n";
-  if (!entry->grid.empty()) ctx.out() << "Using grid " << entry->grid << "\n";
+  const std::string grid = choose_grid(api, options.grid, previous_grid);
+  if (grid.empty()) return;
+  ctx.config().find_server(name)->grid = grid;
+  ctx.save_config();
+  ctx.out() << "Using grid " << grid << "\n";
 }
 
 void add_login_options(CLI::App* command, LoginOptions& options) {

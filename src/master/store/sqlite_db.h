@@ -141,8 +141,6 @@ class Database {
 
   std::int64_t last_insert_id() const { return sqlite3_last_insert_rowid(db_); }
   int changes() const { return sqlite3_changes(db_); }
-  // SQLite's message for the last failure on this connection.
-  std::string last_error_message() const { return sqlite3_errmsg(db_); }
   // Throws the kontena::Error for a failed SQLite call (rc) while running sql.
   [[noreturn]] void fail(int rc, std::string_view sql) const;
 

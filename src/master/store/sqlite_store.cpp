@@ -52,7 +52,7 @@ constexpr std::string_view kAuditColumns =
     "http_status, error, source_ip, user_agent, request_method, request_path, request_body";
 
 // "SELECT <columns> <rest>", built once per call site (the result is the statement cache key).
-std::string select(std::string_view columns, std::string_view rest) {
+std::string select_sql(std::string_view columns, std::string_view rest) {
   return "SELECT " + std::string(columns) + " " + std::string(rest);
 }
 
@@ -184,14 +184,14 @@ class SqliteStore final : public Store {
   // ------------------------------------------------------------------------------------ users
 
   std::vector<User> users() override {
-    static const std::string sql = select(kUserColumns, "FROM users u ORDER BY u.email");
+    static const std::string sql = select_sql(kUserColumns, "FROM users u ORDER BY u.email");
     Lock lock(db_->mutex());
     auto query = db_->prepare(sql);
     return all_rows(query, read_user);
   }
 
   std::optional<User> user_by_id(std::int64_t id) override {
-    static const std::string sql = select(kUserColumns, "FROM users u WHERE u.id = ?");
+    static const std::string sql = select_sql(kUserColumns, "FROM users u WHERE u.id = ?");
     Lock lock(db_->mutex());
     auto query = db_->prepare(sql);
     query.bind(id);
@@ -199,7 +199,7 @@ class SqliteStore final : public Store {
   }
 
   std::optional<User> user_by_email(std::string_view email) override {
-    static const std::string sql = select(kUserColumns, "FROM users u WHERE u.email = ?");
+    static const std::string sql = select_sql(kUserColumns, "FROM users u WHERE u.email = ?");
     Lock lock(db_->mutex());
     auto query = db_->prepare(sql);
     query.bind(email);
@@ -275,7 +275,7 @@ class SqliteStore final : public Store {
   }
 
   std::optional<AccessToken> token_by_id(std::int64_t id) override {
-    static const std::string sql = select(kTokenColumns, "FROM access_tokens t WHERE t.id = ?");
+    static const std::string sql = select_sql(kTokenColumns, "FROM access_tokens t WHERE t.id = ?");
     Lock lock(db_->mutex());
     auto query = db_->prepare(sql);
     query.bind(id);
@@ -283,7 +283,7 @@ class SqliteStore final : public Store {
   }
 
   std::optional<AccessToken> token_by_hash(std::string_view token_hash) override {
-    static const std::string sql = select(kTokenColumns, "FROM access_tokens t WHERE t.token_hash = ?");
+    static const std::string sql = select_sql(kTokenColumns, "FROM access_tokens t WHERE t.token_hash = ?");
     Lock lock(db_->mutex());
     auto query = db_->prepare(sql);
     query.bind(token_hash);
@@ -291,7 +291,7 @@ class SqliteStore final : public Store {
   }
 
   std::optional<AccessToken> token_by_refresh_hash(std::string_view refresh_hash) override {
-    static const std::string sql = select(kTokenColumns, "FROM access_tokens t WHERE t.refresh_token_hash = ?");
+    static const std::string sql = select_sql(kTokenColumns, "FROM access_tokens t WHERE t.refresh_token_hash = ?");
     Lock lock(db_->mutex());
     auto query = db_->prepare(sql);
     query.bind(refresh_hash);  // '' never matches: an absent refresh token is stored as NULL
@@ -299,7 +299,7 @@ class SqliteStore final : public Store {
   }
 
   std::vector<AccessToken> tokens_of_user(std::int64_t user_id) override {
-    static const std::string sql = select(kTokenColumns, "FROM access_tokens t WHERE t.user_id = ? ORDER BY t.id");
+    static const std::string sql = select_sql(kTokenColumns, "FROM access_tokens t WHERE t.user_id = ? ORDER BY t.id");
     Lock lock(db_->mutex());
     auto query = db_->prepare(sql);
     query.bind(user_id);
@@ -326,7 +326,7 @@ class SqliteStore final : public Store {
   }
 
   std::optional<AuthCode> take_code(std::string_view code_hash) override {
-    static const std::string sql = select(kCodeColumns, "FROM auth_codes c WHERE c.code_hash = ?");
+    static const std::string sql = select_sql(kCodeColumns, "FROM auth_codes c WHERE c.code_hash = ?");
     std::optional<AuthCode> taken;
     db_->transaction([&] {
       {
@@ -341,7 +341,7 @@ class SqliteStore final : public Store {
 
   std::vector<AuthCode> codes_of_user(std::int64_t user_id) override {
     static const std::string sql =
-        select(kCodeColumns, "FROM auth_codes c WHERE c.user_id = ? ORDER BY c.created_at, c.code_hash");
+        select_sql(kCodeColumns, "FROM auth_codes c WHERE c.user_id = ? ORDER BY c.created_at, c.code_hash");
     Lock lock(db_->mutex());
     auto query = db_->prepare(sql);
     query.bind(user_id);
@@ -351,14 +351,14 @@ class SqliteStore final : public Store {
   // ------------------------------------------------------------------- grids and membership
 
   std::vector<Grid> grids() override {
-    static const std::string sql = select(kGridColumns, "FROM grids g ORDER BY g.name");
+    static const std::string sql = select_sql(kGridColumns, "FROM grids g ORDER BY g.name");
     Lock lock(db_->mutex());
     auto query = db_->prepare(sql);
     return all_rows(query, read_grid);
   }
 
   std::vector<Grid> grids_of_user(std::int64_t user_id) override {
-    static const std::string sql = select(
+    static const std::string sql = select_sql(
         kGridColumns, "FROM grid_users m JOIN grids g ON g.id = m.grid_id WHERE m.user_id = ? ORDER BY g.name");
     Lock lock(db_->mutex());
     auto query = db_->prepare(sql);
@@ -367,7 +367,7 @@ class SqliteStore final : public Store {
   }
 
   std::optional<Grid> grid_by_name(std::string_view name) override {
-    static const std::string sql = select(kGridColumns, "FROM grids g WHERE g.name = ?");
+    static const std::string sql = select_sql(kGridColumns, "FROM grids g WHERE g.name = ?");
     Lock lock(db_->mutex());
     auto query = db_->prepare(sql);
     query.bind(name);
@@ -375,7 +375,7 @@ class SqliteStore final : public Store {
   }
 
   std::optional<Grid> grid_by_token(std::string_view token) override {
-    static const std::string sql = select(kGridColumns, "FROM grids g WHERE g.token = ?");
+    static const std::string sql = select_sql(kGridColumns, "FROM grids g WHERE g.token = ?");
     Lock lock(db_->mutex());
     auto query = db_->prepare(sql);
     query.bind(token);  // '' never matches: a grid without a token stores NULL
@@ -440,7 +440,7 @@ class SqliteStore final : public Store {
   }
 
   std::vector<User> grid_users(std::int64_t grid_id) override {
-    static const std::string sql = select(
+    static const std::string sql = select_sql(
         kUserColumns, "FROM grid_users m JOIN users u ON u.id = m.user_id WHERE m.grid_id = ? ORDER BY u.email");
     Lock lock(db_->mutex());
     auto query = db_->prepare(sql);
@@ -458,7 +458,7 @@ class SqliteStore final : public Store {
   // ------------------------------------------------------------------------------------ nodes
 
   std::vector<Node> nodes_of_grid(std::int64_t grid_id) override {
-    static const std::string sql = select(kNodeColumns, "FROM nodes n WHERE n.grid_id = ? ORDER BY n.node_number");
+    static const std::string sql = select_sql(kNodeColumns, "FROM nodes n WHERE n.grid_id = ? ORDER BY n.node_number");
     Lock lock(db_->mutex());
     auto query = db_->prepare(sql);
     query.bind(grid_id);
@@ -466,7 +466,7 @@ class SqliteStore final : public Store {
   }
 
   std::optional<Node> node_by_id(std::int64_t id) override {
-    static const std::string sql = select(kNodeColumns, "FROM nodes n WHERE n.id = ?");
+    static const std::string sql = select_sql(kNodeColumns, "FROM nodes n WHERE n.id = ?");
     Lock lock(db_->mutex());
     auto query = db_->prepare(sql);
     query.bind(id);
@@ -474,7 +474,7 @@ class SqliteStore final : public Store {
   }
 
   std::optional<Node> node_by_name(std::int64_t grid_id, std::string_view name) override {
-    static const std::string sql = select(kNodeColumns, "FROM nodes n WHERE n.grid_id = ? AND n.name = ?");
+    static const std::string sql = select_sql(kNodeColumns, "FROM nodes n WHERE n.grid_id = ? AND n.name = ?");
     Lock lock(db_->mutex());
     auto query = db_->prepare(sql);
     query.bind(grid_id, name);
@@ -482,7 +482,7 @@ class SqliteStore final : public Store {
   }
 
   std::optional<Node> node_by_node_id(std::int64_t grid_id, std::string_view node_id) override {
-    static const std::string sql = select(kNodeColumns, "FROM nodes n WHERE n.grid_id = ? AND n.node_id = ?");
+    static const std::string sql = select_sql(kNodeColumns, "FROM nodes n WHERE n.grid_id = ? AND n.node_id = ?");
     Lock lock(db_->mutex());
     auto query = db_->prepare(sql);
     query.bind(grid_id, node_id);  // '' never matches an unbound node (NULL)
@@ -490,7 +490,7 @@ class SqliteStore final : public Store {
   }
 
   std::optional<Node> node_by_token(std::string_view token) override {
-    static const std::string sql = select(kNodeColumns, "FROM nodes n WHERE n.token = ?");
+    static const std::string sql = select_sql(kNodeColumns, "FROM nodes n WHERE n.token = ?");
     Lock lock(db_->mutex());
     auto query = db_->prepare(sql);
     query.bind(token);  // '' never matches a node without a token (NULL)
@@ -596,9 +596,9 @@ class SqliteStore final : public Store {
 
   // limit <= 0: no limit.
   std::vector<AuditEntry> audit_entries(std::string_view grid, int limit) override {
-    static const std::string all_sql = select(kAuditColumns, "FROM audit_logs ORDER BY id DESC LIMIT ?");
+    static const std::string all_sql = select_sql(kAuditColumns, "FROM audit_logs ORDER BY id DESC LIMIT ?");
     static const std::string grid_sql =
-        select(kAuditColumns, "FROM audit_logs WHERE grid = ? ORDER BY id DESC LIMIT ?");
+        select_sql(kAuditColumns, "FROM audit_logs WHERE grid = ? ORDER BY id DESC LIMIT ?");
     std::int64_t row_limit = limit > 0 ? limit : -1;
     Lock lock(db_->mutex());
     if (grid.empty()) {

@@ -149,6 +149,18 @@ TEST(Cli, LoginWithABadCodeStoresNothing) {
   EXPECT_TRUE(cli.saved_config().servers.empty());
 }
 
+TEST(Cli, LoginKeepsTheSpentCodesTokenWhenTheGridIsWrong) {
+  CliHarness cli;
+  cli.master->on("POST /oauth2/token", 200, {{"access_token", "acc"}, {"user", {{"email", "admin"}}}});
+  cli.master->on("GET /v1/grids/nope", 404, {{"error", "grid nope does not exist"}});
+  EXPECT_EQ(cli.run({"master", "login", "--code", "c", "--grid", "nope", "http://m:9292"}), 1);
+  EXPECT_EQ(cli.err.str(), "error: grid nope does not exist\n");
+  const ClientConfig config = cli.saved_config();
+  ASSERT_EQ(config.servers.size(), 1u);
+  EXPECT_EQ(config.servers[0].token->access_token, "acc");
+  EXPECT_EQ(config.servers[0].grid, "");
+}
+
 TEST(Cli, MasterJoinUsesTheInviteCode) {
   CliHarness cli;
   cli.master->on("POST /oauth2/token", 200, {{"access_token", "acc"}, {"user", {{"email", "bob"}}}});

@@ -105,7 +105,7 @@ TEST_F(StoreTest, UnopenableLocationIsUnavailable) {
   // The "directory" the file should live in is a regular file.
   std::filesystem::create_directories(dir_);
   std::ofstream(dir_ / "blocker").close();
-  EXPECT_TRUE(fails_with(ErrorKind::unavailable, "", [&] {
+  EXPECT_TRUE(fails_with(ErrorKind::unavailable, "cannot create the state store directory", [&] {
     open_sqlite_store(SqliteOptions{(dir_ / "blocker" / "master.db").string(), 10});
   }));
 }
