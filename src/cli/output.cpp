@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <ctime>
+#include <iterator>
 #include <sstream>
 
 namespace kontena::cli {
@@ -101,11 +102,19 @@ std::string describe_duration(std::int64_t seconds) {
     const char* name;
   };
   static constexpr Unit units[] = {{86400, "day"}, {3600, "hour"}, {60, "minute"}, {1, "second"}};
-  for (const auto& unit : units) {
-    if (seconds >= unit.seconds || unit.seconds == 1) {
-      const std::int64_t n = seconds / unit.seconds;
-      return std::to_string(n) + " " + unit.name + (n == 1 ? "" : "s");
+  auto amount = [](std::int64_t n, const char* name) {
+    return std::to_string(n) + " " + name + (n == 1 ? "" : "s");
+  };
+  for (std::size_t i = 0; i < std::size(units); ++i) {
+    if (seconds < units[i].seconds && units[i].seconds != 1) continue;
+    const std::int64_t n = seconds / units[i].seconds;
+    std::string text = amount(n, units[i].name);
+    // Days and hours get the next unit too: "1 hour 59 minutes" is not "1 hour".
+    if (i < 2) {
+      const std::int64_t rest = (seconds % units[i].seconds) / units[i + 1].seconds;
+      if (rest > 0) text += " " + amount(rest, units[i + 1].name);
     }
+    return text;
   }
   return "0 seconds";
 }

@@ -64,11 +64,18 @@ void run_login(Context& ctx, LoginOptions options) {
   } else {
     token.access_token = options.token;
   }
-  ApiClient api(ctx.transport(), url, token, ctx.clock());
-  if (email.empty()) email = api.get("/v1/user").value("email", "");
-
   ClientConfig& config = ctx.config();
   const std::string name = options.name.empty() ? server_name_for(config, url) : options.name;
+  // A short-lived token may be refreshed by the calls below; the new one must replace the saved one.
+  auto save_refreshed = [&ctx, name](const StoredToken& refreshed) {
+    if (ServerEntry* saved = ctx.config().find_server(name)) {
+      saved->token = refreshed;
+      ctx.save_config();
+    }
+  };
+  ApiClient api(ctx.transport(), url, token, ctx.clock(), save_refreshed);
+  if (email.empty()) email = api.get("/v1/user").value("email", "");
+
   ServerEntry* entry = config.find_server(name);
   if (entry == nullptr) {
     config.servers.push_back(ServerEntry{});
@@ -78,7 +85,7 @@ void run_login(Context& ctx, LoginOptions options) {
   const std::string previous_grid = entry->url == url ? entry->grid : "";
   entry->url = url;
   entry->username = email;
-  entry->token = token;
+  entry->token = api.token();
   entry->grid.clear();
   config.current_server = name;
   // Saved before choosing the grid: a login code is spent now, so a bad --grid must not lose it.

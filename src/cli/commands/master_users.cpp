@@ -24,8 +24,9 @@ void add_user_invite(CLI::App& user, Context& ctx) {
   invite->callback([&ctx, options] {
     for (const auto& email : options->emails) {
       const json answer = ctx.api().post("/oauth2/authorize", {{"response_type", "invite"}, {"email", email}});
+      // The code first: the invite exists now, and a failing role must not hide it.
+      ctx.out() << email << "  " << field_text(answer, "invite_code", "") << std::endl;
       for (const auto& role : options->roles) ctx.api().post(user_path(email) + "/roles", {{"role", role}});
-      ctx.out() << email << "  " << field_text(answer, "invite_code", "") << "\n";
     }
   });
 }

@@ -38,7 +38,8 @@ void add_version(CLI::App& app, Context& ctx) {
     try {
       ApiClient api = ctx.public_api(server->url);
       api.set_timeout(std::chrono::seconds(5));  // an unreachable master must not stall a version check
-      ctx.out() << "master: " << field_text(api.get("/"), "version") << " (" << server->url << ")\n";
+      const json answer = api.get("/");  // before printing: no half line when it fails
+      ctx.out() << "master: " << field_text(answer, "version") << " (" << server->url << ")\n";
     } catch (const Error& e) {
       ctx.err() << "warning: no master version: " << e.what() << "\n";
     }

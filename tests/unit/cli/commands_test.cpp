@@ -161,6 +161,21 @@ TEST(Cli, LoginKeepsTheSpentCodesTokenWhenTheGridIsWrong) {
   EXPECT_EQ(config.servers[0].grid, "");
 }
 
+TEST(Cli, LoginSavesATokenRefreshedWhileChoosingTheGrid) {
+  CliHarness cli;
+  // Expires within the refresh leeway, so listing the grids refreshes it first.
+  cli.master->on("POST /oauth2/token", 200,
+                 {{"access_token", "short"}, {"refresh_token", "r1"}, {"expires_in", 2}, {"user", {{"email", "admin"}}}});
+  cli.master->on("POST /oauth2/token", 200, {{"access_token", "renewed"}, {"refresh_token", "r2"}, {"expires_in", 7200}});
+  cli.master->on("GET /v1/grids", 200, {{"grids", {grid_json("demo")}}});
+  ASSERT_EQ(cli.run({"master", "login", "--code", "c", "-e", "2", "http://m:9292"}), 0) << cli.err.str();
+  EXPECT_EQ(FakeMaster::header(cli.master->find("GET", "/v1/grids")[0], "Authorization"), "Bearer renewed");
+  const ClientConfig config = cli.saved_config();
+  EXPECT_EQ(config.servers[0].token->access_token, "renewed");
+  EXPECT_EQ(config.servers[0].token->refresh_token, "r2");
+  EXPECT_EQ(config.servers[0].grid, "demo");
+}
+
 TEST(Cli, MasterJoinUsesTheInviteCode) {
   CliHarness cli;
   cli.master->on("POST /oauth2/token", 200, {{"access_token", "acc"}, {"user", {{"email", "bob"}}}});
@@ -460,6 +475,25 @@ TEST(Cli, UserCommands) {
   cli.master->on("DELETE /v1/users/bob@example.com/roles/grid_admin", 200, json::object());
   ASSERT_EQ(cli.run({"master", "user", "role", "rm", "grid_admin", "bob@example.com"}), 0) << cli.err.str();
   EXPECT_EQ(cli.master->requests.back().target, "/v1/users/bob@example.com/roles/grid_admin");
+}
+
+TEST(Cli, InviteCodeIsPrintedEvenWhenARoleFails) {
+  CliHarness cli;
+  cli.log_in();
+  cli.master->on("POST /oauth2/authorize", 200, {{"email", "bob"}, {"invite_code", "inv1"}});
+  cli.master->on("POST /v1/users/bob/roles", 422, {{"error", "role \"x\" does not exist"}, {"field", "role"}});
+  EXPECT_EQ(cli.run({"master", "user", "invite", "bob", "--roles", "x"}), 1);
+  EXPECT_EQ(cli.out.str(), "bob  inv1\n");
+  EXPECT_EQ(cli.err.str(), "error: role \"x\" does not exist\n");
+}
+
+TEST(Cli, VersionWithAnUnreachableMasterWarns) {
+  CliHarness cli;
+  cli.log_in();
+  cli.master->on("GET /", 503, {{"error", "store unavailable"}});
+  ASSERT_EQ(cli.run({"version"}), 0);
+  EXPECT_EQ(cli.out.str(), std::string("cli: ") + KONTENA_VERSION + "\n");
+  EXPECT_EQ(cli.err.str(), "warning: no master version: store unavailable\n");
 }
 
 TEST(Cli, TokenCommands) {

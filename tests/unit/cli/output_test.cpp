@@ -74,10 +74,14 @@ TEST(Time, RelativeTimes) {
   EXPECT_EQ(relative_time("2023-11-14T22:12:20Z", now), "1 minute ago");
   EXPECT_EQ(relative_time("2023-11-15T00:13:20Z", now), "in 2 hours");
   EXPECT_EQ(relative_time("2023-11-10T22:13:20Z", now), "4 days ago");
+  EXPECT_EQ(relative_time("2023-11-10T20:13:20Z", now), "4 days 2 hours ago");
   EXPECT_EQ(relative_time("", now), "-");
   EXPECT_EQ(describe_duration(1), "1 second");
   EXPECT_EQ(describe_duration(59), "59 seconds");
   EXPECT_EQ(describe_duration(7200), "2 hours");
+  EXPECT_EQ(describe_duration(7199), "1 hour 59 minutes");
+  EXPECT_EQ(describe_duration(90000), "1 day 1 hour");
+  EXPECT_EQ(describe_duration(3661), "1 hour 1 minute");
   EXPECT_EQ(describe_duration(0), "0 seconds");
 }
 
