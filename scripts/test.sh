@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # THE test command of Kontena/C++ (.ci/run calls exactly this):
-#   1. scripts/setup.sh                     Debian packages (no-op when all are there)
-#   2. scripts/build.sh                     build/      RelWithDebInfo: everything
-#   3. scripts/build.sh --sanitize unit_tests   build-asan/ ASan + UBSan: the unit test executables
-#   4. ctest in build/        all tests: unit (label `unit`) + end-to-end (label `e2e`)
-#   5. ctest in build-asan/   unit tests only, under AddressSanitizer + UBSan (+ LeakSanitizer)
+#   1. scripts/setup.sh                          Debian packages (no-op when all are there)
+#   2. scripts/build.sh e2e_deps                 build/      RelWithDebInfo: the binaries
+#   3. scripts/build.sh --sanitize unit_tests    build-asan/ ASan + UBSan: the unit test programs
+#   4. ctest in build/       the end-to-end tests (label `e2e`) against the real binaries
+#   5. ctest in build-asan/  the unit tests (label `unit`) under ASan + UBSan (+ LeakSanitizer)
 # and prints a closing line `N passed, M failed` (over both ctest runs). Exit 0 only if all passed.
+# Each unit test is compiled and run once, in the sanitizer tree (compile time dominates).
 #
 # For development:  scripts/test.sh [--no-sanitize] [-- EXTRA CTEST ARGS]   e.g.  -- -R Grid
+#   --no-sanitize: no build-asan/; unit and e2e tests both built and run in build/.
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -20,7 +22,7 @@ while [[ $# -gt 0 ]]; do
   case "$1" in
     --no-sanitize) sanitize=0; shift ;;
     --) shift; ctest_extra=("$@"); break ;;
-    -h|--help) sed -n '2,10p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,13p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "test.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -46,12 +48,14 @@ die() {
 phase "setup (Debian packages)"
 bash scripts/setup.sh || die "scripts/setup.sh failed"
 
-phase "build: build/ (RelWithDebInfo)"
-bash scripts/build.sh || die "build of build/ failed"
-
 if [[ $sanitize -eq 1 ]]; then
-  phase "build: build-asan/ (ASan + UBSan), unit tests only"
+  phase "build: build/ (RelWithDebInfo), the binaries the e2e tests run"
+  bash scripts/build.sh e2e_deps || die "build of build/ failed"
+  phase "build: build-asan/ (ASan + UBSan), the unit tests"
   bash scripts/build.sh --sanitize unit_tests || die "build of build-asan/ failed"
+else
+  phase "build: build/ (RelWithDebInfo), the binaries and the unit tests"
+  bash scripts/build.sh e2e_deps unit_tests || die "build of build/ failed"
 fi
 
 # run_ctest LOG ARGS...: runs ctest, adds its counts to passed/failed.
@@ -78,8 +82,13 @@ run_ctest() {
 }
 
 mkdir -p "$ROOT/build/Testing"
-phase "tests: build/ (unit + e2e)"
-run_ctest "$ROOT/build/Testing/test-sh.log" --test-dir build
+if [[ $sanitize -eq 1 ]]; then
+  phase "tests: build/ (e2e)"
+  run_ctest "$ROOT/build/Testing/test-sh.log" --test-dir build -L e2e
+else
+  phase "tests: build/ (unit + e2e)"
+  run_ctest "$ROOT/build/Testing/test-sh.log" --test-dir build
+fi
 
 if [[ $sanitize -eq 1 ]]; then
   export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}

@@ -11,6 +11,7 @@ int http_status(ErrorKind kind) noexcept {
     case ErrorKind::not_found: return 404;
     case ErrorKind::conflict: return 409;
     case ErrorKind::too_large: return 413;
+    case ErrorKind::rate_limited: return 429;
     case ErrorKind::unavailable: return 503;
     case ErrorKind::internal: return 500;
   }
@@ -26,6 +27,7 @@ const char* to_string(ErrorKind kind) noexcept {
     case ErrorKind::not_found: return "not_found";
     case ErrorKind::conflict: return "conflict";
     case ErrorKind::too_large: return "too_large";
+    case ErrorKind::rate_limited: return "rate_limited";
     case ErrorKind::unavailable: return "unavailable";
     case ErrorKind::internal: return "internal";
   }
@@ -40,6 +42,7 @@ ErrorKind kind_from_http_status(int status) noexcept {
     case 404: return ErrorKind::not_found;
     case 409: return ErrorKind::conflict;
     case 413: return ErrorKind::too_large;
+    case 429: return ErrorKind::rate_limited;
     case 422: return ErrorKind::invalid;
     case 503: return ErrorKind::unavailable;
     default: return status >= 400 && status < 500 ? ErrorKind::invalid : ErrorKind::internal;

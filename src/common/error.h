@@ -15,6 +15,7 @@ enum class ErrorKind {
   not_found,     // 404
   conflict,      // duplicate or state conflict: 409
   too_large,     // request body over the limit: 413
+  rate_limited,  // too many requests from one source: 429
   unavailable,   // a dependency (store, node, etcd) cannot answer now: 503
   internal,      // a bug or an unexpected failure: 500
 };

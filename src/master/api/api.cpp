@@ -24,6 +24,7 @@ HttpResponse error_response(int status, const std::string& message, const std::s
   if (!field.empty()) body["field"] = field;
   auto r = json_response(status, body);
   if (status == 401) r.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"kontena\"");
+  if (status == 429) r.headers.emplace_back("Retry-After", "60");
   return r;
 }
 
@@ -40,7 +41,7 @@ Json redact(const Json& body) {
 }  // namespace
 
 MasterApi::MasterApi(Store& store, const Clock& clock)
-    : store_(store), clock_(clock), auth_(store, clock), services_{store_, auth_, clock_} {
+    : store_(store), clock_(clock), auth_(store, clock), token_rate_(clock, 60, 60'000), services_{store_, auth_, clock_, token_rate_} {
   router_.add("GET", "/", {false, "", ""}, [](ApiCall&) {
     return ApiResult{200, {{"name", "Kontena Master"},
                            {"tagline", "The maritime friendly container platform"},

@@ -7,6 +7,7 @@
 #include "common/clock.h"
 #include "master/api/router.h"
 #include "master/auth/auth.h"
+#include "master/auth/rate_limiter.h"
 #include "master/http/message.h"
 #include "master/store/store.h"
 
@@ -17,6 +18,7 @@ struct ApiServices {
   Store& store;
   Auth& auth;
   const Clock& clock;
+  RateLimiter& token_rate;  // POST /oauth2/token per source IP
 };
 
 class MasterApi {
@@ -31,6 +33,7 @@ class MasterApi {
   Store& store_;
   const Clock& clock_;
   Auth auth_;
+  RateLimiter token_rate_;
   ApiServices services_;
   Router router_;
 };

@@ -45,6 +45,8 @@ AccessToken owned_token(ApiServices& s, ApiCall& call) {
 
 void add_auth_routes(Router& r, ApiServices& s) {
   r.add("POST", "/oauth2/token", {false, "access_token", "create"}, [&s](ApiCall& call) {
+    if (!s.token_rate.allow(call.request.source_ip))
+      fail(ErrorKind::rate_limited, "too many token requests from " + call.request.source_ip + ": wait a minute and retry");
     Fields f(call.body);
     auto grant = f.string("grant_type", true);
     f.allow("code");

@@ -6,7 +6,7 @@ using namespace kontena;
 
 TEST(Error, KindsMapToHttpStatusAndBack) {
   for (auto k : {ErrorKind::invalid, ErrorKind::bad_request, ErrorKind::unauthorized, ErrorKind::forbidden,
-                 ErrorKind::not_found, ErrorKind::conflict, ErrorKind::too_large, ErrorKind::unavailable,
+                 ErrorKind::not_found, ErrorKind::conflict, ErrorKind::too_large, ErrorKind::rate_limited, ErrorKind::unavailable,
                  ErrorKind::internal}) {
     EXPECT_EQ(kind_from_http_status(http_status(k)), k) << to_string(k);
   }

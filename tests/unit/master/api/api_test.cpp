@@ -281,3 +281,14 @@ TEST_F(Api, StatePersistsAcrossReopen) {
   EXPECT_EQ(call("GET", "/v1/grids/kept", admin_token_).body["initial_size"], 3);
   EXPECT_EQ(call("GET", "/v1/grids/kept/nodes", admin_token_).body["nodes"].size(), 1u);
 }
+
+TEST_F(Api, TokenRequestsAreRateLimitedPerSource) {
+  // SetUp used one token request; 59 more fit in the minute, the next is refused.
+  for (int i = 0; i < 59; ++i)
+    ASSERT_EQ(call("POST", "/oauth2/token", "", json{{"grant_type", "authorization_code"}, {"code", "wrong"}}).status, 401);
+  auto limited = call("POST", "/oauth2/token", "", json{{"grant_type", "authorization_code"}, {"code", "wrong"}});
+  EXPECT_EQ(limited.status, 429);
+  EXPECT_NE(limited.body["error"].get<std::string>().find("wait a minute"), std::string::npos);
+  clock_.advance(std::chrono::seconds(61));
+  EXPECT_EQ(call("POST", "/oauth2/token", "", json{{"grant_type", "authorization_code"}, {"code", "wrong"}}).status, 401);
+}
