@@ -14,6 +14,8 @@ PACKAGES=(
   curl iproute2 procps ca-certificates jq
   # real components the platform drives (agent, overlay, load balancer)
   docker.io etcd-server haproxy
+  # the multi-node test bed builds its local busybox image from this (tests/testbed)
+  busybox-static
 )
 
 log() { printf 'setup: %s\n' "$*" >&2; }
