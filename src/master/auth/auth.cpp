@@ -11,6 +11,19 @@ namespace kontena::master {
 namespace {
 constexpr std::int64_t kLastUsedResolutionMs = 60'000;  // avoid a write on every request
 
+// Fresh bearer (and refresh) secrets for record: only their digests stay on the record.
+void mint_secrets(IssuedToken& out, AccessToken& record, bool with_refresh_token) {
+  out.access_token = crypto::random_hex(32);
+  record.token_hash = crypto::sha256_hex(out.access_token);
+  record.token_last4 = out.access_token.substr(out.access_token.size() - 4);
+  out.refresh_token.clear();
+  record.refresh_token_hash.clear();
+  if (with_refresh_token) {
+    out.refresh_token = crypto::random_hex(64);
+    record.refresh_token_hash = crypto::sha256_hex(out.refresh_token);
+  }
+}
+
 std::optional<std::int64_t> expiry(std::int64_t now_ms, std::int64_t expires_in_seconds) {
   if (expires_in_seconds < 0) invalid("expires_in", "expires_in must be 0 (never) or a positive number of seconds");
   if (expires_in_seconds == 0) return std::nullopt;
@@ -75,14 +88,8 @@ IssuedToken Auth::issue_token(const User& user, std::int64_t expires_in_seconds,
                               const std::string& scopes, bool internal, bool with_refresh_token) {
   IssuedToken out;
   auto now = clock_.now_unix_ms();
-  out.access_token = crypto::random_hex(32);
   out.record.user_id = user.id;
-  out.record.token_hash = crypto::sha256_hex(out.access_token);
-  out.record.token_last4 = out.access_token.substr(out.access_token.size() - 4);
-  if (with_refresh_token) {
-    out.refresh_token = crypto::random_hex(64);
-    out.record.refresh_token_hash = crypto::sha256_hex(out.refresh_token);
-  }
+  mint_secrets(out, out.record, with_refresh_token);
   out.record.description = description;
   out.record.scopes = scopes.empty() ? "user" : scopes;
   out.record.expires_at = expiry(now, expires_in_seconds);
@@ -118,11 +125,7 @@ IssuedToken Auth::refresh(const std::string& refresh_token, std::int64_t expires
     if (!user) fail(ErrorKind::unauthorized, "the user of this token no longer exists");
     IssuedToken out;
     auto now = clock_.now_unix_ms();
-    out.access_token = crypto::random_hex(32);
-    out.refresh_token = crypto::random_hex(64);
-    record->token_hash = crypto::sha256_hex(out.access_token);
-    record->token_last4 = out.access_token.substr(out.access_token.size() - 4);
-    record->refresh_token_hash = crypto::sha256_hex(out.refresh_token);
+    mint_secrets(out, *record, true);
     record->expires_at = expiry(now, expires_in_seconds);
     record->last_used_at = now;
     store_.update_token(*record);
