@@ -358,6 +358,41 @@ std::string fmt(const char* f, double v) {
   return buf;
 }
 
+// One load run: its latencies, achieved rate and the master's CPU time meanwhile.
+struct LoadResult {
+  Percentiles latency;
+  double rate = 0;
+  double master_cpu_seconds = 0;
+};
+
+LoadResult measure(pid_t master, unsigned short port, Load& load, unsigned connections, double seconds) {
+  double cpu0 = cpu_seconds(master);
+  load.t0 = Clock::now();
+  load.deadline = load.t0 + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
+  run_load(port, load, connections);
+  LoadResult r;
+  r.master_cpu_seconds = cpu_seconds(master) - cpu0;
+  r.latency = percentiles(load.latencies_us);
+  r.rate = static_cast<double>(load.ok) / seconds_between(load.t0, load.finished);
+  return r;
+}
+
+void print_cpu_and_first_error(const Load& load, const LoadResult& r) {
+  std::cout << "  master CPU: " << fmt("%.0f", r.master_cpu_seconds / seconds_between(load.t0, load.finished) * 100)
+            << "% of one core, " << fmt("%.1f", r.master_cpu_seconds * 1e6 / std::max<double>(1, load.ok))
+            << " us per request\n";
+  if (!load.first_error.empty()) std::cout << "  first error: " << load.first_error.substr(0, 200) << "\n";
+  std::cout << "\n";
+}
+
+// A closed-loop run's line: "<verb> N, errors E, R <unit>/s, p50 .. p99 .. max ..".
+void print_closed(const char* verb, const char* unit, const Load& load, const LoadResult& r) {
+  std::cout << "  " << verb << " " << load.ok << ", errors " << load.errors << ", " << fmt("%.0f", r.rate) << " "
+            << unit << ", p50 " << fmt("%.3f", r.latency.p50) << " ms, p99 " << fmt("%.3f", r.latency.p99)
+            << " ms, max " << fmt("%.3f", r.latency.max) << " ms\n";
+  print_cpu_and_first_error(load, r);
+}
+
 std::string pass(bool ok) { return ok ? "PASS" : "MISS"; }
 
 fs::path default_server_path(const char* argv0) {
@@ -482,41 +517,24 @@ int main(int argc, char** argv) {
   open.make = [&](uint64_t) { return get_grids; };
   std::cout << "GET /v1/grids, open loop: " << fmt("%.0f", rate) << " req/s for " << fmt("%.0f", duration)
             << " s over " << connections << " keep-alive connections\n";
-  double cpu0 = cpu_seconds(server.pid);
-  open.t0 = Clock::now();
-  open.deadline = open.t0 + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(duration));
-  run_load(port, open, connections);
-  Percentiles op = percentiles(open.latencies_us);
-  double open_rate = static_cast<double>(open.ok) / seconds_between(open.t0, open.finished);
+  LoadResult open_result = measure(server.pid, port, open, connections, duration);
+  const Percentiles& op = open_result.latency;
+  double open_rate = open_result.rate;
   std::cout << "  ok " << open.ok << ", errors " << open.errors << ", not sent " << open.unsent
             << ", achieved " << fmt("%.1f", open_rate) << " req/s\n"
             << "  latency from scheduled send: p50 " << fmt("%.3f", op.p50) << " ms, p90 " << fmt("%.3f", op.p90)
             << " ms, p99 " << fmt("%.3f", op.p99) << " ms, max " << fmt("%.3f", op.max) << " ms\n";
-  std::cout << "  master CPU: " << fmt("%.0f", (cpu_seconds(server.pid) - cpu0) / seconds_between(open.t0, open.finished) * 100)
-            << "% of one core, " << fmt("%.1f", (cpu_seconds(server.pid) - cpu0) * 1e6 / std::max<double>(1, open.ok))
-            << " us per request\n";
-  if (!open.first_error.empty()) std::cout << "  first error: " << open.first_error.substr(0, 200) << "\n";
-  std::cout << "\n";
+  print_cpu_and_first_error(open, open_result);
 
   // (d) closed loop, maximum throughput
   Load closed;
   closed.make = [&](uint64_t) { return get_grids; };
   std::cout << "GET /v1/grids, closed loop: " << max_connections << " connections for "
             << fmt("%.0f", max_duration) << " s\n";
-  cpu0 = cpu_seconds(server.pid);
-  closed.t0 = Clock::now();
-  closed.deadline = closed.t0 + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(max_duration));
-  run_load(port, closed, max_connections);
-  Percentiles cp = percentiles(closed.latencies_us);
-  double closed_rate = static_cast<double>(closed.ok) / seconds_between(closed.t0, closed.finished);
-  std::cout << "  ok " << closed.ok << ", errors " << closed.errors << ", " << fmt("%.0f", closed_rate)
-            << " req/s, p50 " << fmt("%.3f", cp.p50) << " ms, p99 " << fmt("%.3f", cp.p99) << " ms, max "
-            << fmt("%.3f", cp.max) << " ms\n";
-  std::cout << "  master CPU: " << fmt("%.0f", (cpu_seconds(server.pid) - cpu0) / seconds_between(closed.t0, closed.finished) * 100)
-            << "% of one core, " << fmt("%.1f", (cpu_seconds(server.pid) - cpu0) * 1e6 / std::max<double>(1, closed.ok))
-            << " us per request\n";
-  if (!closed.first_error.empty()) std::cout << "  first error: " << closed.first_error.substr(0, 200) << "\n";
-  std::cout << "\n";
+  LoadResult closed_result = measure(server.pid, port, closed, max_connections, max_duration);
+  const Percentiles& cp = closed_result.latency;
+  double closed_rate = closed_result.rate;
+  print_closed("ok", "req/s", closed, closed_result);
 
   // (e) grid create, closed loop
   Load create;
@@ -529,20 +547,10 @@ int main(int argc, char** argv) {
   };
   std::cout << "POST /v1/grids (create), closed loop: " << create_connections << " connections, at most "
             << create_max << " grids or " << fmt("%.0f", create_duration) << " s\n";
-  cpu0 = cpu_seconds(server.pid);
-  create.t0 = Clock::now();
-  create.deadline = create.t0 + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(create_duration));
-  run_load(port, create, create_connections);
-  Percentiles gp = percentiles(create.latencies_us);
-  double create_rate = static_cast<double>(create.ok) / seconds_between(create.t0, create.finished);
-  std::cout << "  created " << create.ok << ", errors " << create.errors << ", " << fmt("%.0f", create_rate)
-            << " creates/s, p50 " << fmt("%.3f", gp.p50) << " ms, p99 " << fmt("%.3f", gp.p99) << " ms, max "
-            << fmt("%.3f", gp.max) << " ms\n";
-  std::cout << "  master CPU: " << fmt("%.0f", (cpu_seconds(server.pid) - cpu0) / seconds_between(create.t0, create.finished) * 100)
-            << "% of one core, " << fmt("%.1f", (cpu_seconds(server.pid) - cpu0) * 1e6 / std::max<double>(1, create.ok))
-            << " us per request\n";
-  if (!create.first_error.empty()) std::cout << "  first error: " << create.first_error.substr(0, 200) << "\n";
-  std::cout << "\n";
+  LoadResult create_result = measure(server.pid, port, create, create_connections, create_duration);
+  const Percentiles& gp = create_result.latency;
+  double create_rate = create_result.rate;
+  print_closed("created", "creates/s", create, create_result);
 
   // (f) memory after the load
   Memory after = read_memory(server.pid);
