@@ -8,6 +8,7 @@
 set -euo pipefail
 
 E2E_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+E2E_REPO=$(cd "$E2E_DIR/../.." && pwd)
 E2E_NAME=$(basename "${BASH_SOURCE[1]:-$0}" .sh)
 
 : "${KONTENA_SERVER_BIN:?KONTENA_SERVER_BIN is not set: run e2e tests through ctest (ctest --test-dir build -L e2e)}"
@@ -15,7 +16,11 @@ E2E_NAME=$(basename "${BASH_SOURCE[1]:-$0}" .sh)
 
 # Settings from the caller's environment must not leak into the binaries under test.
 unset KONTENA_URL KONTENA_TOKEN KONTENA_GRID KONTENA_MASTER KONTENA_SSL_VERIFY \
-  KONTENA_LISTEN KONTENA_DB KONTENA_TLS_CERT KONTENA_TLS_KEY LOG_LEVEL INITIAL_ADMIN_CODE
+  KONTENA_LISTEN KONTENA_DB KONTENA_TLS_CERT KONTENA_TLS_KEY LOG_LEVEL INITIAL_ADMIN_CODE \
+  KONTENA_URI KONTENA_NODE_TOKEN KONTENA_NODE_NAME KONTENA_NODE_LABELS KONTENA_NODE_ID \
+  KONTENA_PUBLIC_IP KONTENA_PRIVATE_IP KONTENA_SSL_HOSTNAME DOCKER_HOST \
+  TESTBED_NAME TESTBED_SUBNET TESTBED_BIP_PREFIX TESTBED_POOL_PREFIX TESTBED_DEFAULT_ROUTE \
+  TESTBED_DOCKERD_ARGS
 
 # Everything a test writes lives in one temporary directory, removed at exit
 # (kept when E2E_KEEP_TMP=1, to look at it after a failure).
@@ -33,8 +38,22 @@ E2E_SERVER_PORT=""
 E2E_SERVER_ARGS=()
 E2E_PIDS=()               # every process this test started in the background, by PID
 E2E_START_TIMEOUT=${E2E_START_TIMEOUT:-20}
+E2E_SERVER_HOST=127.0.0.1 # the address start_server listens on (start_server_on_testbed: the bridge)
+E2E_CURL_ARGS=()          # extra curl options of api and the ping check, e.g. (--cacert FILE)
 KONTENA_TEST_URL=""
 ADMIN_TOKEN=""
+E2E_SKIPPED=0
+
+# Multi-node tests (see "Several nodes" in README.md).
+E2E_TESTBED=0                                  # 1 once e2e_testbed_up ran: torn down at exit
+E2E_GATEWAY_IP=""                              # the host's address on the test bed's bridge
+E2E_PING_INTERVAL=${E2E_PING_INTERVAL:-1}      # seconds, master and agents (fractions allowed)
+E2E_PING_TIMEOUT=${E2E_PING_TIMEOUT:-1}
+E2E_AGENT_BACKOFF_MAX=${E2E_AGENT_BACKOFF_MAX:-1}
+E2E_GRID=""                                    # default grid of the node_* helpers
+KONTENA_AGENT_URL=""                           # ws(s)://GATEWAY:PORT, set by start_server_on_testbed
+declare -A AGENT_PID=() AGENT_EXIT=()          # by node index
+WAITED=""                                      # seconds the last wait_node_* took
 
 # Output of the last run/assert_ok/assert_fails and api/assert_status call.
 OUT="" STDOUT="" STDERR="" STATUS=0 BODY="" HTTP_STATUS=""
@@ -61,10 +80,24 @@ fail() {
 _e2e_cleanup() {
   local rc=$?
   set +e
-  local pid
-  for pid in "${E2E_PIDS[@]}"; do
-    _e2e_stop_pid "$pid" 5
+  trap - ERR
+  local pid i
+  # the most recently started first (agents before the master they talk to)
+  for ((i = ${#E2E_PIDS[@]} - 1; i >= 0; i--)); do
+    pid=${E2E_PIDS[$i]:-}
+    [[ -n "$pid" ]] && _e2e_stop_pid "$pid" 5
   done
+  if [[ $E2E_TESTBED == 1 ]]; then
+    if [[ $rc -ne 0 ]]; then
+      printf '\n----- test bed %s at the failure -----\n' "$TESTBED_NAME" >&2
+      testbed_status >&2 2>&1
+    fi
+    if ! testbed_down >>"$E2E_TMP/testbed.log" 2>&1; then
+      printf '\n%s: testbed_down %s failed: run tests/testbed/testbed.sh --name %s down\n' \
+        "$E2E_NAME" "$TESTBED_NAME" "$TESTBED_NAME" >&2
+      [[ $rc -ne 0 ]] || rc=1
+    fi
+  fi
   if [[ $rc -ne 0 ]]; then
     local f
     for f in "$E2E_TMP"/*.log; do
@@ -73,6 +106,8 @@ _e2e_cleanup() {
       tail -n 100 "$f" >&2
     done
     printf '\n%s: FAILED (exit %d)\n' "$E2E_NAME" "$rc" >&2
+  elif [[ $E2E_SKIPPED == 1 ]]; then
+    printf '%s: skipped\n' "$E2E_NAME" >&2
   else
     printf '%s: passed\n' "$E2E_NAME" >&2
   fi
@@ -140,16 +175,19 @@ wait_until() {
   fail "wait_until: '$*' did not succeed within ${secs}s"
 }
 
-_e2e_ping() { curl -fsS -m 2 -o /dev/null "$KONTENA_TEST_URL/v1/ping"; }
+_e2e_ping() {
+  curl -fsS -m 2 ${E2E_CURL_ARGS[@]+"${E2E_CURL_ARGS[@]}"} -o /dev/null "$KONTENA_TEST_URL/v1/ping"
+}
 
-# _e2e_launch PORT: starts kontena-server on 127.0.0.1:PORT; 0 when it answers /v1/ping,
+# _e2e_launch PORT: starts kontena-server on E2E_SERVER_HOST:PORT; 0 when it answers /v1/ping,
 # 1 when it exited before that (e.g. the port was taken meanwhile), fails on timeout.
 _e2e_launch() {
-  local port=$1 i
-  KONTENA_TEST_URL="http://127.0.0.1:$port"
-  printf '\n===== %s: kontena-server --listen 127.0.0.1:%s --db %s %s\n' \
-    "$(date +%T)" "$port" "$E2E_DB" "${E2E_SERVER_ARGS[*]:-}" >>"$E2E_SERVER_LOG"
-  INITIAL_ADMIN_CODE="$E2E_ADMIN_CODE" "$KONTENA_SERVER_BIN" --listen "127.0.0.1:$port" \
+  local port=$1 i scheme=http
+  [[ " ${E2E_SERVER_ARGS[*]:-} " == *" --tls-cert "* ]] && scheme=https
+  KONTENA_TEST_URL="$scheme://$E2E_SERVER_HOST:$port"
+  printf '\n===== %s: kontena-server --listen %s:%s --db %s %s\n' \
+    "$(date +%T)" "$E2E_SERVER_HOST" "$port" "$E2E_DB" "${E2E_SERVER_ARGS[*]:-}" >>"$E2E_SERVER_LOG"
+  INITIAL_ADMIN_CODE="$E2E_ADMIN_CODE" "$KONTENA_SERVER_BIN" --listen "$E2E_SERVER_HOST:$port" \
     --db "$E2E_DB" ${E2E_SERVER_ARGS[@]+"${E2E_SERVER_ARGS[@]}"} >>"$E2E_SERVER_LOG" 2>&1 &
   E2E_SERVER_PID=$!
   E2E_PIDS+=("$E2E_SERVER_PID")
@@ -264,7 +302,8 @@ api() {
   shift 2
   local url=$path
   [[ "$url" == http* ]] || url="$KONTENA_TEST_URL$path"
-  local args=(-sS -m 30 -X "$method" -o "$E2E_TMP/.body" -w '%{http_code}')
+  local args=(-sS -m 30 -X "$method" -o "$E2E_TMP/.body" -w '%{http_code}'
+    ${E2E_CURL_ARGS[@]+"${E2E_CURL_ARGS[@]}"})
   while [[ $# -gt 0 ]]; do
     case "$1" in
       --token) args+=(-H "Authorization: Bearer $2"); shift 2 ;;
@@ -326,4 +365,276 @@ login_admin() {
   local code
   code=$(json .code)
   assert_ok kontena master login --code "$code" "$KONTENA_TEST_URL"
+}
+
+# ---------------------------------------------------------------------------------------------
+# time
+
+# e2e_now: the current time in seconds (fractional), for e2e_since.
+e2e_now() { local t=$EPOCHREALTIME; printf '%s' "${t/,/.}"; }
+
+# e2e_since T0: seconds since T0 (from e2e_now), two decimals.
+e2e_since() { awk -v a="$1" -v b="$(e2e_now)" 'BEGIN { printf "%.2f", b - a }'; }
+
+# timing WHAT SECONDS: prints "TIMING: WHAT: SECONDS s" (shown by ctest -V and on failure).
+timing() { printf 'TIMING: %s: %s s\n' "$1" "$2" | tee -a "$E2E_TMP/timings.txt" >&2; }
+
+# assert_le ACTUAL MAX [WHAT]: numeric (fractional) ACTUAL <= MAX.
+assert_le() {
+  awk -v a="$1" -v b="$2" 'BEGIN { exit !(a + 0 <= b + 0) }' ||
+    fail "${3:-value too large}" "expected at most: $2" "actual:           $1"
+}
+
+# ---------------------------------------------------------------------------------------------
+# several nodes: the multi-node test bed (tests/testbed), a master on its bridge, agents in its
+# nodes. See "Several nodes" in README.md.
+
+# e2e_skip REASON: ends the test here with exit status 0, printing "SKIP: REASON".
+e2e_skip() {
+  printf 'SKIP: %s: %s\n' "$E2E_NAME" "$1" >&2
+  E2E_SKIPPED=1
+  exit 0
+}
+
+# e2e_require_root: skips the test (exit 0, "SKIP: ...") unless it runs as root.
+e2e_require_root() {
+  [[ $(id -u) == 0 ]] || e2e_skip "needs root (network namespaces, one dockerd per node)"
+}
+
+# e2e_require_agent: skips the test when this build has no kontena-agent (KONTENA_AGENT_BIN unset).
+e2e_require_agent() {
+  [[ -n "${KONTENA_AGENT_BIN:-}" ]] || e2e_skip "KONTENA_AGENT_BIN is not set: this build has no kontena-agent target"
+  [[ -x "$KONTENA_AGENT_BIN" ]] || fail "KONTENA_AGENT_BIN=$KONTENA_AGENT_BIN is not an executable: build e2e_deps"
+}
+
+# e2e_testbed_up N: brings up the test bed with nodes 1..N (tests/testbed/testbed.sh). Set
+# TESTBED_NAME, TESTBED_SUBNET, TESTBED_BIP_PREFIX and TESTBED_POOL_PREFIX first, unique to the
+# test file (tests run in parallel). Leftovers of an earlier, killed run of the same test are torn
+# down first. The EXIT trap tears it down (after stopping the agents and the master); its log is
+# $E2E_TMP/testbed.log. Sets E2E_GATEWAY_IP.
+e2e_testbed_up() {
+  local n=$1 v
+  for v in TESTBED_NAME TESTBED_SUBNET TESTBED_BIP_PREFIX TESTBED_POOL_PREFIX; do
+    [[ -n "${!v:-}" ]] || fail "e2e_testbed_up: set $v (unique to this test file) first"
+    export "${v?}"
+  done
+  for v in dockerd docker nsenter ip iptables; do
+    command -v "$v" >/dev/null 2>&1 || fail "e2e_testbed_up: $v is missing (scripts/setup.sh installs it)"
+  done
+  # shellcheck source=../testbed/testbed.sh
+  source "$E2E_REPO/tests/testbed/testbed.sh"
+  E2E_TESTBED=1
+  testbed_down >>"$E2E_TMP/testbed.log" 2>&1 ||
+    fail "e2e_testbed_up: leftovers of test bed $TESTBED_NAME cannot be removed" "$(tail -n 30 "$E2E_TMP/testbed.log")"
+  local t0
+  t0=$(e2e_now)
+  testbed_up "$n" >>"$E2E_TMP/testbed.log" 2>&1 ||
+    fail "e2e_testbed_up: testbed_up $n failed" "$(tail -n 40 "$E2E_TMP/testbed.log")"
+  E2E_GATEWAY_IP=$(testbed_gateway_ip)
+  e2e_log "test bed $TESTBED_NAME: $n nodes up in $(e2e_since "$t0") s, gateway $E2E_GATEWAY_IP"
+}
+
+# start_server_on_testbed [EXTRA SERVER ARGS...]: start_server, but listening on the test bed's
+# gateway address (agents in the nodes reach it there; so does the CLI on the host), with
+# --ping-interval $E2E_PING_INTERVAL --ping-timeout $E2E_PING_TIMEOUT. Sets KONTENA_AGENT_URL
+# (ws://GATEWAY:PORT, wss:// when the args contain --tls-cert).
+start_server_on_testbed() {
+  [[ -n "$E2E_GATEWAY_IP" ]] || fail "start_server_on_testbed: call e2e_testbed_up first"
+  E2E_SERVER_HOST=$E2E_GATEWAY_IP
+  start_server --ping-interval "$E2E_PING_INTERVAL" --ping-timeout "$E2E_PING_TIMEOUT" "$@"
+  KONTENA_AGENT_URL="ws${KONTENA_TEST_URL#http}"
+}
+
+# _e2e_agent_pid I: the PID of the agent of node I if it still runs (not a zombie).
+_e2e_agent_pid() {
+  local pid=${AGENT_PID[$1]:-} state
+  [[ -n "$pid" ]] || return 1
+  state=$(awk '{ sub(/^.*\) /, ""); print $1 }' "/proc/$pid/stat" 2>/dev/null) || return 1
+  [[ -n "$state" && "$state" != Z && "$state" != X ]] || return 1
+  printf '%s' "$pid"
+}
+
+# agent_start [-e NAME=VALUE]... I [AGENT ARGS...]: starts kontena-agent in node I of the test bed
+# (the node's netns and hostname, DOCKER_HOST = the node's dockerd; the same environment as
+# testbed_run_in_node). Unless given, it adds --master $KONTENA_AGENT_URL (not when -e KONTENA_URI=
+# is given), --ping-interval $E2E_PING_INTERVAL, --ping-timeout $E2E_PING_TIMEOUT,
+# --backoff-max $E2E_AGENT_BACKOFF_MAX and --log-level debug. -e sets an environment variable of
+# the agent only. Unlike testbed_run_in_node the agent stays a child of the test's shell, so
+# agent_wait_exit gets its exit status; it is stopped at exit like every E2E_PIDS process.
+# Sets AGENT_PID[I]; the log is $E2E_TMP/agent-nI.log (appended to, one header per start).
+agent_start() {
+  local envs=()
+  while [[ "${1:-}" == -e ]]; do envs+=("$2"); shift 2; done
+  local i=$1
+  shift
+  [[ "$i" =~ ^[1-9][0-9]*$ ]] || fail "agent_start: bad node index '$i'"
+  [[ $E2E_TESTBED == 1 ]] || fail "agent_start: call e2e_testbed_up first"
+  if _e2e_agent_pid "$i" >/dev/null; then fail "agent_start: the agent of node $i already runs (PID ${AGENT_PID[$i]})"; fi
+  local args=("$@") extra=() have=" $* " e
+  local has_uri=0
+  for e in ${envs[@]+"${envs[@]}"}; do [[ "$e" == KONTENA_URI=* ]] && has_uri=1; done
+  if [[ "$have" != *" --master "* && $has_uri == 0 ]]; then
+    [[ -n "$KONTENA_AGENT_URL" ]] || fail "agent_start: no master: call start_server_on_testbed first"
+    extra+=(--master "$KONTENA_AGENT_URL")
+  fi
+  [[ "$have" == *" --ping-interval "* ]] || extra+=(--ping-interval "$E2E_PING_INTERVAL")
+  [[ "$have" == *" --ping-timeout "* ]] || extra+=(--ping-timeout "$E2E_PING_TIMEOUT")
+  [[ "$have" == *" --backoff-max "* ]] || extra+=(--backoff-max "$E2E_AGENT_BACKOFF_MAX")
+  [[ "$have" == *" --log-level "* ]] || extra+=(--log-level debug)
+  local sock ns ip log="$E2E_TMP/agent-n$i.log"
+  sock=$(testbed_docker_sock "$i") || fail "agent_start: node $i is not part of test bed $TESTBED_NAME"
+  ns=$(testbed_netns "$i")
+  ip=$(testbed_node_ip "$i")
+  printf '\n===== %s: node %s: %s kontena-agent %s\n' "$(date +%T.%3N)" "$i" \
+    "${envs[*]:-}" "${extra[*]} ${args[*]:-}" >>"$log"
+  nsenter "--net=/run/netns/$ns" "--uts=$(dirname "$sock")/uts" -- \
+    env "DOCKER_HOST=unix://$sock" "TESTBED_NODE=$i" "TESTBED_NODE_NAME=$ns" "TESTBED_NODE_IP=$ip" \
+    "TESTBED_GATEWAY_IP=$E2E_GATEWAY_IP" ${envs[@]+"${envs[@]}"} \
+    "$KONTENA_AGENT_BIN" "${extra[@]}" ${args[@]+"${args[@]}"} >>"$log" 2>&1 </dev/null &
+  AGENT_PID[$i]=$!
+  AGENT_EXIT[$i]=""
+  E2E_PIDS+=("$!")
+  e2e_log "node $i: kontena-agent started (PID $!, log $(basename "$log"))"
+}
+
+# agent_running I: the agent of node I runs.
+agent_running() { _e2e_agent_pid "$1" >/dev/null; }
+
+# agent_stop I [SECS]: SIGTERM to the agent of node I, waits up to SECS (10) s, then SIGKILL.
+# Sets AGENT_EXIT[I] (its exit status; 143 if it died of the signal).
+agent_stop() {
+  local i=$1 secs=${2:-10}
+  [[ -n "${AGENT_PID[$i]:-}" ]] || fail "agent_stop: no agent was started in node $i"
+  _e2e_stop_pid "${AGENT_PID[$i]}" "$secs"
+  AGENT_EXIT[$i]=$E2E_LAST_EXIT
+  AGENT_PID[$i]=""
+}
+
+# agent_kill I [SIGNAL]: sends SIGNAL (KILL) to the agent of node I. For KILL it also reaps it
+# (AGENT_EXIT[I]=137). STOP/CONT freeze and resume it.
+agent_kill() {
+  local i=$1 sig=${2:-KILL} pid
+  pid=$(_e2e_agent_pid "$i") || fail "agent_kill: the agent of node $i does not run" "$(tail -n 20 "$E2E_TMP/agent-n$i.log" 2>/dev/null)"
+  if [[ $sig == KILL || $sig == 9 ]]; then
+    # reaped at once by wait (which also keeps bash from reporting the "Killed" job)
+    local rc=0
+    { kill -KILL "$pid" && wait "$pid"; } 2>/dev/null || rc=$?
+    AGENT_EXIT[$i]=$rc
+    AGENT_PID[$i]=""
+    local kept=() p
+    for p in "${E2E_PIDS[@]}"; do [[ "$p" == "$pid" ]] || kept+=("$p"); done
+    E2E_PIDS=(${kept[@]+"${kept[@]}"})
+  else
+    kill "-$sig" "$pid"
+  fi
+}
+
+# agent_wait_exit I SECS: waits until the agent of node I exits by itself; sets AGENT_EXIT[I].
+# Fails when it still runs after SECS.
+agent_wait_exit() {
+  local i=$1 secs=$2 k pid=${AGENT_PID[$1]:-}
+  [[ -n "$pid" ]] || fail "agent_wait_exit: no agent was started in node $i"
+  for ((k = 0; k < secs * 10; k++)); do
+    _e2e_agent_pid "$i" >/dev/null || break
+    sleep 0.1
+  done
+  _e2e_agent_pid "$i" >/dev/null &&
+    fail "agent_wait_exit: the agent of node $i (PID $pid) still runs after ${secs}s" \
+      "$(tail -n 30 "$E2E_TMP/agent-n$i.log")"
+  local rc=0
+  wait "$pid" 2>/dev/null || rc=$?
+  AGENT_EXIT[$i]=$rc
+  AGENT_PID[$i]=""
+  local kept=() p
+  for p in "${E2E_PIDS[@]}"; do [[ "$p" == "$pid" ]] || kept+=("$p"); done
+  E2E_PIDS=(${kept[@]+"${kept[@]}"})
+}
+
+# agent_log I: prints the log of the agent of node I (all its starts).
+agent_log() { cat "$E2E_TMP/agent-n$1.log" 2>/dev/null || true; }
+
+# wait_agent_log I SECS REGEX: waits until the log of node I's agent has a line matching REGEX
+# (grep -E, case-insensitive) written since its last start; fails after SECS.
+wait_agent_log() {
+  local i=$1 secs=$2 re=$3 k
+  for ((k = 0; k < secs * 10; k++)); do
+    _e2e_agent_last_log "$i" | grep -qiE -- "$re" && return 0
+    sleep 0.1
+  done
+  fail "wait_agent_log: no line matching /$re/ in the log of node $i's agent within ${secs}s" \
+    "$(_e2e_agent_last_log "$i" | tail -n 30)"
+}
+
+# _e2e_agent_last_log I: node I's agent log since its last start.
+_e2e_agent_last_log() {
+  awk '/^===== / { buf = "" } { buf = buf $0 "\n" } END { printf "%s", buf }' "$E2E_TMP/agent-n$1.log" 2>/dev/null
+}
+
+# grid_token GRID: prints the grid's token (GET /v1/grids/GRID as admin).
+grid_token() {
+  admin_token >/dev/null
+  assert_status 200 GET "/v1/grids/$1" --token "$ADMIN_TOKEN"
+  json .token
+}
+
+# _e2e_node_get GRID NODE: GET /v1/nodes/GRID/NODE as admin, quietly: sets HTTP_STATUS and
+# BODY; returns 1 when the master does not answer (e.g. while it restarts).
+_e2e_node_get() {
+  HTTP_STATUS=$(curl -sS -m 5 ${E2E_CURL_ARGS[@]+"${E2E_CURL_ARGS[@]}"} -o "$E2E_TMP/.nodebody" \
+    -w '%{http_code}' -H "Authorization: Bearer $ADMIN_TOKEN" \
+    "$KONTENA_TEST_URL/v1/nodes/$1/$2" 2>/dev/null) || { HTTP_STATUS=000; return 1; }
+  BODY=$(cat "$E2E_TMP/.nodebody")
+}
+
+# node_status NODE [GRID]: prints the node's status (GET /v1/nodes/GRID/NODE): created,
+# connecting, online, offline or drain; "absent" when the master answers 404, "unreachable"
+# when it does not answer. GRID defaults to E2E_GRID.
+node_status() {
+  local grid=${2:-$E2E_GRID}
+  [[ -n "$ADMIN_TOKEN" ]] || admin_token >/dev/null
+  if ! _e2e_node_get "$grid" "$1"; then echo unreachable; return 0; fi
+  case "$HTTP_STATUS" in
+    200) jq -r .status <<<"$BODY" ;;
+    404) echo absent ;;
+    *) echo "http-$HTTP_STATUS" ;;
+  esac
+}
+
+# wait_node_status NODE STATUS [SECS] [GRID]: polls the node's status (node_status) every 0.1 s
+# until it is STATUS ("absent": the node is gone); fails after SECS (30). Sets WAITED: the seconds
+# it took. Call admin_token (or login_admin) in the test's shell first, or it is done here.
+wait_node_status() {
+  local node=$1 want=$2 secs=${3:-30} grid=${4:-$E2E_GRID} t0 now st=""
+  [[ -n "$grid" ]] || fail "wait_node_status: no grid (set E2E_GRID or pass GRID)"
+  [[ -n "$ADMIN_TOKEN" ]] || admin_token >/dev/null
+  t0=$(e2e_now)
+  while :; do
+    st=$(node_status "$node" "$grid")
+    if [[ "$st" == "$want" ]]; then
+      WAITED=$(e2e_since "$t0")
+      return 0
+    fi
+    now=$(e2e_since "$t0")
+    awk -v a="$now" -v b="$secs" 'BEGIN { exit !(a >= b) }' && break
+    sleep 0.1
+  done
+  local ls
+  ls=$(kontena node ls --grid "$grid" 2>&1)
+  fail "wait_node_status: node $grid/$node is '$st', not '$want', after ${secs}s" "node ls:" "$ls" "node: $BODY"
+}
+
+# node_field NODE JQ_FILTER [GRID]: prints FILTER applied to GET /v1/nodes/GRID/NODE.
+node_field() {
+  local grid=${3:-$E2E_GRID}
+  admin_token >/dev/null
+  assert_status 200 GET "/v1/nodes/$grid/$1" --token "$ADMIN_TOKEN"
+  json "$2"
+}
+
+# node_names [GRID]: the grid's node names, sorted, one per line (GET /v1/grids/GRID/nodes).
+node_names() {
+  local grid=${1:-$E2E_GRID}
+  admin_token >/dev/null
+  assert_status 200 GET "/v1/grids/$grid/nodes" --token "$ADMIN_TOKEN"
+  json '[.nodes[].name] | sort | .[]'
 }
