@@ -2,6 +2,7 @@
 // measures its idle memory, API latency under a fixed request rate (open loop), maximum API
 // throughput (closed loop) and grid-create throughput. See bench/README.md.
 #include "common/asio.h"
+#include "bench_common.h"
 
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
@@ -35,194 +36,7 @@
 namespace {
 
 using namespace kontena;
-using tcp = asio::ip::tcp;
-using Clock = std::chrono::steady_clock;
-using Request = http::request<http::string_body>;
-using Response = http::response<http::string_body>;
-namespace fs = std::filesystem;
-
-// ---------------------------------------------------------------------------------------------
-// the server process
-
-struct Server {
-  pid_t pid = -1;
-  unsigned short port = 0;
-  fs::path dir;
-  fs::path log;
-};
-
-unsigned short pick_free_port() {
-  asio::io_context ioc;
-  tcp::acceptor acceptor(ioc, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
-  return acceptor.local_endpoint().port();
-}
-
-std::string random_hex(std::size_t bytes) {
-  std::random_device rd;
-  std::string out;
-  static const char* digits = "0123456789abcdef";
-  for (std::size_t i = 0; i < bytes; ++i) {
-    auto b = static_cast<unsigned>(rd() & 0xff);
-    out += digits[b >> 4];
-    out += digits[b & 0xf];
-  }
-  return out;
-}
-
-bool process_alive(pid_t pid) {
-  int status = 0;
-  return waitpid(pid, &status, WNOHANG) == 0;
-}
-
-std::optional<Server> start_server(const std::string& bin, const std::string& code,
-                                   const std::vector<std::string>& extra_args) {
-  Server s;
-  std::string tmpl = (fs::temp_directory_path() / "kontena-bench.XXXXXX").string();
-  if (!mkdtemp(tmpl.data())) {
-    std::perror("mkdtemp");
-    return std::nullopt;
-  }
-  s.dir = tmpl;
-  s.log = s.dir / "server.log";
-  s.port = pick_free_port();
-  std::string listen = "127.0.0.1:" + std::to_string(s.port);
-  std::string db = (s.dir / "master.db").string();
-
-  std::vector<std::string> args = {bin, "--listen", listen, "--db", db};
-  args.insert(args.end(), extra_args.begin(), extra_args.end());
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-
-  pid_t pid = fork();
-  if (pid < 0) {
-    std::perror("fork");
-    return std::nullopt;
-  }
-  if (pid == 0) {
-    int fd = open(s.log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (fd >= 0) {
-      dup2(fd, 1);
-      dup2(fd, 2);
-      close(fd);
-    }
-    int devnull = open("/dev/null", O_RDONLY);
-    if (devnull >= 0) dup2(devnull, 0);
-    setenv("INITIAL_ADMIN_CODE", code.c_str(), 1);
-    execv(bin.c_str(), argv.data());
-    std::perror("execv");
-    _exit(127);
-  }
-  s.pid = pid;
-  return s;
-}
-
-void stop_server(Server& s) {
-  if (s.pid > 0) {
-    kill(s.pid, SIGTERM);
-    int status = 0;
-    for (int i = 0; i < 100; ++i) {
-      if (waitpid(s.pid, &status, WNOHANG) == s.pid) {
-        s.pid = -1;
-        break;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    if (s.pid > 0) {
-      kill(s.pid, SIGKILL);
-      waitpid(s.pid, &status, 0);
-      s.pid = -1;
-    }
-  }
-  std::error_code ec;
-  if (!s.dir.empty()) fs::remove_all(s.dir, ec);
-}
-
-void print_log_tail(const Server& s) {
-  std::ifstream in(s.log);
-  std::vector<std::string> lines;
-  for (std::string line; std::getline(in, line);) lines.push_back(line);
-  std::size_t from = lines.size() > 30 ? lines.size() - 30 : 0;
-  std::cerr << "---- end of the server log (" << s.log.string() << ") ----\n";
-  for (std::size_t i = from; i < lines.size(); ++i) std::cerr << lines[i] << "\n";
-}
-
-// Resident and peak resident memory of a process, in MB, from /proc/PID/status.
-struct Memory {
-  double rss_mb = -1;
-  double hwm_mb = -1;
-};
-
-Memory read_memory(pid_t pid) {
-  Memory m;
-  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-  for (std::string line; std::getline(in, line);) {
-    std::istringstream ls(line);
-    std::string key;
-    double kb = 0;
-    ls >> key >> kb;
-    if (key == "VmRSS:") m.rss_mb = kb / 1024.0;
-    if (key == "VmHWM:") m.hwm_mb = kb / 1024.0;
-  }
-  return m;
-}
-
-// CPU time (user + system) a process has used so far, in seconds, from /proc/PID/stat.
-double cpu_seconds(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  auto paren = stat.rfind(')');
-  if (paren == std::string::npos) return 0;
-  std::istringstream fields(stat.substr(paren + 2));
-  std::string field;
-  double utime = 0, stime = 0;
-  // Fields after the command name start at field 3 (state); utime and stime are fields 14 and 15.
-  for (int i = 3; i <= 15 && fields >> field; ++i) {
-    if (i == 14) utime = std::stod(field);
-    if (i == 15) stime = std::stod(field);
-  }
-  return (utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
-}
-
-std::string load_average() {
-  std::ifstream in("/proc/loadavg");
-  std::string one;
-  in >> one;
-  return one.empty() ? "?" : one;
-}
-
-// ---------------------------------------------------------------------------------------------
-// HTTP
-
-Request make_request(http::verb method, const std::string& target, unsigned short port,
-                     const std::string& token, const std::string& body = {}) {
-  Request req{method, target, 11};
-  req.set(http::field::host, "127.0.0.1:" + std::to_string(port));
-  req.set(http::field::user_agent, "kontena-bench");
-  if (!token.empty()) req.set(http::field::authorization, "Bearer " + token);
-  if (!body.empty()) {
-    req.set(http::field::content_type, "application/json");
-    req.body() = body;
-  }
-  req.keep_alive(true);
-  req.prepare_payload();
-  return req;
-}
-
-// One request on a new connection, for the set-up calls. Throws on a network error.
-Response sync_request(unsigned short port, const Request& req) {
-  asio::io_context ioc;
-  beast::tcp_stream stream(ioc);
-  stream.expires_after(std::chrono::seconds(10));
-  stream.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
-  http::write(stream, req);
-  beast::flat_buffer buffer;
-  Response res;
-  http::read(stream, buffer, res);
-  beast::error_code ec;
-  stream.socket().shutdown(tcp::socket::shutdown_both, ec);
-  return res;
-}
+using namespace kontena::bench;
 
 // ---------------------------------------------------------------------------------------------
 // load generation
@@ -329,35 +143,6 @@ void run_load(unsigned short port, Load& load, unsigned connections) {
   ioc.run();
 }
 
-struct Percentiles {
-  double p50 = 0, p90 = 0, p99 = 0, max = 0;
-};
-
-Percentiles percentiles(std::vector<double> v) {
-  Percentiles p;
-  if (v.empty()) return p;
-  std::sort(v.begin(), v.end());
-  auto at = [&](double q) {
-    auto i = static_cast<std::size_t>(q * static_cast<double>(v.size()));
-    return v[std::min(i, v.size() - 1)];
-  };
-  p.p50 = at(0.50) / 1000.0;
-  p.p90 = at(0.90) / 1000.0;
-  p.p99 = at(0.99) / 1000.0;
-  p.max = v.back() / 1000.0;
-  return p;
-}
-
-double seconds_between(Clock::time_point a, Clock::time_point b) {
-  return std::chrono::duration<double>(b - a).count();
-}
-
-std::string fmt(const char* f, double v) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, f, v);
-  return buf;
-}
-
 // One load run: its latencies, achieved rate and the master's CPU time meanwhile.
 struct LoadResult {
   Percentiles latency;
@@ -393,20 +178,6 @@ void print_closed(const char* verb, const char* unit, const Load& load, const Lo
   print_cpu_and_first_error(load, r);
 }
 
-std::string pass(bool ok) { return ok ? "PASS" : "MISS"; }
-
-fs::path default_server_path(const char* argv0) {
-  std::string compiled = KONTENA_SERVER_DEFAULT;
-  if (!compiled.empty() && fs::exists(compiled)) return compiled;
-  std::error_code ec;
-  fs::path self = fs::canonical("/proc/self/exe", ec);
-  if (ec) self = fs::absolute(argv0);
-  // build/bench/bench_api -> build/src/master/kontena-server
-  fs::path guess = self.parent_path().parent_path() / "src" / "master" / "kontena-server";
-  if (fs::exists(guess)) return guess;
-  return compiled.empty() ? guess : fs::path(compiled);
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -438,7 +209,7 @@ int main(int argc, char** argv) {
     std::cerr << "bench_api: rates, durations and connection counts must be positive\n";
     return 2;
   }
-  if (server_bin.empty()) server_bin = default_server_path(argv[0]).string();
+  if (server_bin.empty()) server_bin = default_server_path(argv[0], KONTENA_SERVER_DEFAULT).string();
   if (!fs::exists(server_bin)) {
     std::cerr << "bench_api: no kontena-server at " << server_bin << " (build it, or pass --server PATH)\n";
     return 1;
@@ -474,7 +245,7 @@ int main(int argc, char** argv) {
       return give_up("kontena-server exited at start");
     }
     try {
-      if (sync_request(port, make_request(http::verb::get, "/v1/ping", port, {})).result_int() == 200) {
+      if (sync_request("127.0.0.1", port, make_request(http::verb::get, "/v1/ping", "127.0.0.1", port, {})).result_int() == 200) {
         up = true;
         break;
       }
@@ -495,19 +266,19 @@ int main(int argc, char** argv) {
   std::string token;
   try {
     nlohmann::json body = {{"grant_type", "authorization_code"}, {"code", code}, {"expires_in", 0}};
-    auto res = sync_request(port, make_request(http::verb::post, "/oauth2/token", port, {}, body.dump()));
+    auto res = sync_request("127.0.0.1", port, make_request(http::verb::post, "/oauth2/token", "127.0.0.1", port, {}, body.dump()));
     if (res.result_int() / 100 != 2)
       return give_up("POST /oauth2/token answered " + std::to_string(res.result_int()) + ": " + res.body());
     token = nlohmann::json::parse(res.body()).at("access_token").get<std::string>();
     nlohmann::json grid = {{"name", "bench"}};
-    res = sync_request(port, make_request(http::verb::post, "/v1/grids", port, token, grid.dump()));
+    res = sync_request("127.0.0.1", port, make_request(http::verb::post, "/v1/grids", "127.0.0.1", port, token, grid.dump()));
     if (res.result_int() != 201)
       return give_up("POST /v1/grids answered " + std::to_string(res.result_int()) + ": " + res.body());
   } catch (const std::exception& e) {
     return give_up(std::string("log in / grid create failed: ") + e.what());
   }
 
-  const Request get_grids = make_request(http::verb::get, "/v1/grids", port, token);
+  const Request get_grids = make_request(http::verb::get, "/v1/grids", "127.0.0.1", port, token);
 
   // (c) open loop at a fixed rate
   Load open;
@@ -543,7 +314,7 @@ int main(int argc, char** argv) {
   const std::string prefix = "b" + random_hex(3) + "-";
   create.make = [&](uint64_t i) {
     nlohmann::json body = {{"name", prefix + std::to_string(i)}};
-    return make_request(http::verb::post, "/v1/grids", port, token, body.dump());
+    return make_request(http::verb::post, "/v1/grids", "127.0.0.1", port, token, body.dump());
   };
   std::cout << "POST /v1/grids (create), closed loop: " << create_connections << " connections, at most "
             << create_max << " grids or " << fmt("%.0f", create_duration) << " s\n";
