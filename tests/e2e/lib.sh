@@ -18,7 +18,9 @@ E2E_NAME=$(basename "${BASH_SOURCE[1]:-$0}" .sh)
 unset KONTENA_URL KONTENA_TOKEN KONTENA_GRID KONTENA_MASTER KONTENA_SSL_VERIFY \
   KONTENA_LISTEN KONTENA_DB KONTENA_TLS_CERT KONTENA_TLS_KEY LOG_LEVEL INITIAL_ADMIN_CODE \
   KONTENA_URI KONTENA_NODE_TOKEN KONTENA_NODE_NAME KONTENA_NODE_LABELS KONTENA_NODE_ID \
-  KONTENA_PUBLIC_IP KONTENA_PRIVATE_IP KONTENA_SSL_HOSTNAME DOCKER_HOST \
+  KONTENA_PUBLIC_IP KONTENA_PRIVATE_IP KONTENA_PEER_INTERFACE KONTENA_SSL_HOSTNAME \
+  KONTENA_SSL_CA_FILE KONTENA_PING_INTERVAL KONTENA_PING_TIMEOUT KONTENA_UPDATE_INTERVAL \
+  KONTENA_BACKOFF_MAX KONTENA_BACKOFF_BASE KONTENA_CONNECT_TIMEOUT DOCKER_HOST \
   TESTBED_NAME TESTBED_SUBNET TESTBED_BIP_PREFIX TESTBED_POOL_PREFIX TESTBED_DEFAULT_ROUTE \
   TESTBED_DOCKERD_ARGS
 
@@ -554,11 +556,11 @@ agent_wait_exit() {
 agent_log() { cat "$E2E_TMP/agent-n$1.log" 2>/dev/null || true; }
 
 # wait_agent_log I SECS REGEX: waits until the log of node I's agent has a line matching REGEX
-# (grep -E, case-insensitive) written since its last start; fails after SECS.
+# (grep -E, case-insensitive) written since its last start (not the ===== header); fails after SECS.
 wait_agent_log() {
   local i=$1 secs=$2 re=$3 k
   for ((k = 0; k < secs * 10; k++)); do
-    _e2e_agent_last_log "$i" | grep -qiE -- "$re" && return 0
+    _e2e_agent_last_log "$i" | grep -v '^===== ' | grep -qiE -- "$re" && return 0
     sleep 0.1
   done
   fail "wait_agent_log: no line matching /$re/ in the log of node $i's agent within ${secs}s" \
