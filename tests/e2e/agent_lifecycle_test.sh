@@ -4,7 +4,8 @@
 # close 4001/4002) and create no node; a used node token is refused (4003); `node rm` of a
 # connected node stops its agent (exit 3, close 4040); a master restart is survived (agents
 # reconnect, same nodes); a network partition of a node turns it offline within ping interval +
-# timeout, and it comes back when the link does. Needs root.
+# timeout, and it comes back when the link does; a node token reset with --reset-connection drops
+# the agent (4031), whose old token is then refused (exit 3). Needs root.
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -118,3 +119,12 @@ wait_node_status "${NODE[2]}" online 30
 timing "link up -> online again" "$WAITED"
 assert_eq "${NUM[${NODE[2]}]}" "$(node_field "${NODE[2]}" .node_number)" "same node after the partition"
 agent_running 2 || fail "agent 2 exited during the partition" "$(agent_log 2 | tail -n 30)"
+
+# --- reset-token --reset-connection: the agent is dropped (4031), its old token refused: exit 3 ---
+assert_ok kontena node reset-token --reset-connection pre-1
+agent_wait_exit 1 20
+assert_eq 3 "${AGENT_EXIT[1]}" "agent exit status after its node token was reset"
+assert_match "$(_e2e_agent_last_log 1)" '4031' "the agent's log names close code 4031"
+assert_match "$(_e2e_agent_last_log 1)" '4002' "the agent's log names close code 4002 (old token)"
+wait_node_status pre-1 offline 10
+assert_eq online "$(node_status "${NODE[2]}")"

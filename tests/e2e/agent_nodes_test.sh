@@ -81,14 +81,16 @@ done
 admin_token >/dev/null
 stats_ok() {
   api GET "/v1/nodes/demo/${NODE[1]}/stats" --token "$ADMIN_TOKEN"
-  [[ "$HTTP_STATUS" == 200 ]] && jq -e '(.stats // .) | length > 0' <<<"$BODY" >/dev/null
+  [[ "$HTTP_STATUS" == 200 ]] && jq -e '.stats | type == "object" and length > 0' <<<"$BODY" >/dev/null
 }
 t0=$(e2e_now)
 wait_until 15 stats_ok
 timing "node stats available" "$(e2e_since "$t0")"
 assert_status 200 GET "/v1/nodes/demo/${NODE[1]}/stats" --token "$ADMIN_TOKEN"
 e2e_log "stats: $(head -c 600 <<<"$BODY")"
-latest=$(json '(.stats // [.]) | if type == "array" then .[-1] else . end')
+assert_eq "demo/${NODE[1]}" "$(json .id)"
+assert_match "$(json .received_at)" '^20[0-9][0-9]-' "stats: received_at"
+latest=$(json .stats)
 assert_eq "$(nproc)" "$(json .cpu.num_cores "$latest")" "stats: cpu.num_cores"
 assert_match "$(json .memory.total "$latest")" '^[1-9][0-9]+$' "stats: memory.total"
 assert_match "$(json '.filesystem | length' "$latest")" '^[1-9]' "stats: filesystem entries"
