@@ -1,10 +1,54 @@
 #!/usr/bin/env bash
-# Builds build/ (scripts/build.sh) and runs every benchmark. Arguments go to bench_api
-# (see bench/README.md or build/bench/bench_api --help). Not part of the test suite.
+# Builds build/ (scripts/build.sh) and runs every benchmark (bench/README.md). Not part of the
+# test suite.
+#
+#   bench/run.sh [BENCH_API ARGS...]     arguments go to bench_api (as before)
+#   BENCH_ONLY="api agents idle"         which benchmarks to run (default: all three)
+#   BENCH_AGENTS_ARGS="--agents 500"     arguments for bench_agents
+#   AGENT_IDLE_ARGS="--sample 20"        arguments for agent_idle.sh
+#
+# agent_idle.sh needs root (it brings up a one-node test bed) and the kontena-agent target; it is
+# skipped, with a note, when either is missing.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+ONLY=${BENCH_ONLY:-api agents idle}
+want() { [[ " $ONLY " == *" $1 "* ]]; }
+
 bash "$ROOT/scripts/setup.sh"
-bash "$ROOT/scripts/build.sh" kontena-server bench_api
-echo
-echo "==== bench_api: master memory, GET /v1/grids latency and throughput, grid create ===="
-"$ROOT/build/bench/bench_api" --server "$ROOT/build/src/master/kontena-server" "$@"
+targets=(kontena-server bench_api bench_agents)
+have_agent=0
+if grep -q 'add_executable(kontena-agent' "$ROOT/src/agent/CMakeLists.txt" 2>/dev/null; then
+  targets+=(kontena-agent)
+  have_agent=1
+fi
+bash "$ROOT/scripts/build.sh" "${targets[@]}"
+
+# bench_agents holds one socket per simulated agent, and so does the master it starts (which
+# inherits the limit); bench_agents also raises its soft limit to the hard one itself.
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+
+if want api; then
+  echo
+  echo "==== bench_api: master memory, GET /v1/grids latency and throughput, grid create ===="
+  "$ROOT/build/bench/bench_api" --server "$ROOT/build/src/master/kontena-server" "$@"
+fi
+
+if want agents; then
+  echo
+  echo "==== bench_agents: simulated agents on the master's WebSocket hub ===="
+  # shellcheck disable=SC2086
+  "$ROOT/build/bench/bench_agents" --server "$ROOT/build/src/master/kontena-server" ${BENCH_AGENTS_ARGS:-}
+fi
+
+if want idle; then
+  echo
+  echo "==== agent_idle: one real kontena-agent, idle, on a one-node test bed ===="
+  if [[ $have_agent != 1 ]]; then
+    echo "skipped: this tree has no kontena-agent target"
+  elif [[ $(id -u) != 0 ]]; then
+    echo "skipped: needs root (sudo bench/agent_idle.sh)"
+  else
+    # shellcheck disable=SC2086
+    "$ROOT/bench/agent_idle.sh" --build "$ROOT/build" ${AGENT_IDLE_ARGS:-}
+  fi
+fi
