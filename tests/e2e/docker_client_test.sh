@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# The agent's Docker client (src/agent/docker, Engine API v1.41) against a REAL dockerd: one test
+# bed node, driven by tests/e2e/tools/docker_client_probe. Info, images, the clear error of a pull
+# without a registry, create/start/inspect/list, multiplexed and TTY logs, events and stats
+# streams, stop with grace, kill, remove; a created container is cross-checked with `docker inspect`.
+# shellcheck source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+e2e_require_root
+: "${KONTENA_DOCKER_PROBE_BIN:?KONTENA_DOCKER_PROBE_BIN is not set: run through ctest after building e2e_deps}"
+[[ -x "$KONTENA_DOCKER_PROBE_BIN" ]] || fail "KONTENA_DOCKER_PROBE_BIN=$KONTENA_DOCKER_PROBE_BIN is not an executable: build e2e_deps"
+
+export TESTBED_NAME=kdce2e TESTBED_SUBNET=10.99.31.0/24 TESTBED_BIP_PREFIX=10.231 TESTBED_POOL_PREFIX=10.232
+e2e_testbed_up 1
+testbed_build_busybox_image 1 >>"$E2E_TMP/testbed.log" 2>&1 || fail "testbed_build_busybox_image 1 failed"
+SOCK=$(testbed_docker_sock 1)
+IMAGE=local/busybox:latest
+
+probe() { "$KONTENA_DOCKER_PROBE_BIN" "$SOCK" "$@"; }
+
+# A container with a TTY, made with the docker CLI (the client reads its logs as a raw stream).
+assert_ok testbed_docker 1 run -d -t --init --pull never --name kdc-tty "$IMAGE" \
+  sh -c 'echo tty-hello; echo tty-err >&2; sleep 1000'
+
+# The whole scenario (each step prints "ok: ..."; the first failed check prints "FAIL: ...").
+run probe scenario "$IMAGE" kdc-tty
+printf '%s\n' "$STDOUT" | sed 's/^/  /' >&2
+[[ $STATUS -eq 0 ]] || fail "docker_client_probe scenario failed" "$OUT"
+assert_contains "$STDOUT" "probe: all steps passed"
+assert_contains "$STDOUT" "ok: pull without a registry: unavailable: cannot pull image kontena-e2e/does-not-exist:1.0: the registry cannot be reached and the image is not present locally"
+assert_contains "$STDOUT" "ok: logs (multiplexed)"
+assert_contains "$STDOUT" "ok: logs (TTY, raw)"
+assert_contains "$STDOUT" "ok: events stream: start and die seen"
+assert_contains "$STDOUT" "ok: stats stream:"
+assert_contains "$STDOUT" "ok: kill_container: ExitCode 137"
+
+# The pull error on its own (exit 3 = a kontena::Error, printed as "KIND: message").
+run probe pull local/kdc-not-here:2
+assert_eq 3 "$STATUS" "probe pull exit status"
+assert_contains "$STDOUT" "unavailable: cannot pull image local/kdc-not-here:2: the registry cannot be reached"
+
+# What the client asked Docker for is what Docker did: cross-check with the docker CLI.
+assert_ok probe create-keep "$IMAGE" kdc-keep
+ID=$STDOUT
+assert_match "$ID" '^[0-9a-f]{64}$' "create-keep prints the container id"
+assert_ok testbed_docker 1 inspect kdc-keep
+C=$STDOUT
+assert_eq "$ID" "$(json '.[0].Id' "$C")" "Id"
+assert_eq "a b=c" "$(json '.[0].Config.Labels["io.kontena.test"]' "$C")" "label with spaces and ="
+assert_eq 1 "$(json '.[0].Config.Labels["kdc.keep"]' "$C")" "label"
+assert_eq true "$(json '.[0].Config.Env | index("FOO=bar") != null' "$C")" "env FOO=bar"
+assert_eq true "$(json '.[0].Config.Env | index("EMPTY=") != null' "$C")" "env EMPTY="
+assert_eq 67108864 "$(json '.[0].HostConfig.Memory' "$C")" "memory"
+assert_eq 134217728 "$(json '.[0].HostConfig.MemorySwap' "$C")" "memory swap"
+assert_eq 100000 "$(json '.[0].HostConfig.CpuPeriod' "$C")" "cpu period"
+assert_eq 50000 "$(json '.[0].HostConfig.CpuQuota' "$C")" "cpu quota"
+assert_eq 256 "$(json '.[0].HostConfig.CpuShares' "$C")" "cpu shares"
+assert_eq true "$(json '.[0].HostConfig.Init' "$C")" "init"
+assert_eq 18081 "$(json '.[0].HostConfig.PortBindings["8080/tcp"][0].HostPort' "$C")" "tcp port binding"
+assert_eq true "$(json '.[0].Config.ExposedPorts | has("53/udp")' "$C")" "udp port exposed"
+assert_eq SIGINT "$(json '.[0].Config.StopSignal' "$C")" "stop signal"
+assert_eq 3 "$(json '.[0].Config.StopTimeout' "$C")" "stop timeout"
+assert_eq /tmp "$(json '.[0].Config.WorkingDir' "$C")" "working dir"
+assert_eq /bin/sh "$(json '.[0].Config.Entrypoint[0]' "$C")" "entrypoint"
+assert_eq kdc-vol:/data "$(json '.[0].HostConfig.Binds[0]' "$C")" "bind"
+assert_eq 10.99.0.1 "$(json '.[0].HostConfig.Dns[0]' "$C")" "dns"
+assert_eq no "$(json '.[0].HostConfig.RestartPolicy.Name' "$C")" "restart policy"
+assert_eq kdc-main-host "$(json '.[0].Config.Hostname' "$C")" "hostname"
+assert_ok probe remove kdc-keep
+assert_fails testbed_docker 1 inspect kdc-keep
+assert_ok testbed_docker 1 volume rm kdc-vol
+
+# Nothing of the scenario is left behind but the TTY container.
+assert_ok testbed_docker 1 ps -a --format '{{.Names}}'
+assert_eq kdc-tty "$STDOUT" "containers left"
+
+# The engine unreachable: a clear "unavailable" naming the socket.
+run "$KONTENA_DOCKER_PROBE_BIN" "$E2E_TMP/no-such.sock" pull "$IMAGE"
+assert_eq 3 "$STATUS" "probe against a missing socket"
+assert_contains "$STDOUT" "unavailable: cannot reach the Docker Engine at $E2E_TMP/no-such.sock"
+assert_contains "$STDOUT" "(is dockerd running?)"
