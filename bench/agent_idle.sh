@@ -43,6 +43,7 @@ for c in curl jq awk; do command -v $c >/dev/null || { echo "agent_idle.sh: $c i
 
 # This benchmark's own test bed: unique name and subnets, so it can run next to the e2e tests.
 export TESTBED_NAME=kbch TESTBED_SUBNET=10.99.13.0/24 TESTBED_BIP_PREFIX=10.204 TESTBED_POOL_PREFIX=10.214
+[[ -n $KEEP_LOGS ]] && export TESTBED_LOG_DIR=$KEEP_LOGS  # testbed_down copies the node logs (the agent's) there
 # shellcheck source=../tests/testbed/testbed.sh
 source "$ROOT/tests/testbed/testbed.sh"
 

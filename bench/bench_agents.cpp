@@ -1062,7 +1062,7 @@ int main(int argc, char** argv) {
   Options opt;
   std::string server_bin, url, token;
   pid_t pid = -1;
-  bool keep = false, no_baseline = false;
+  bool keep = false, no_baseline = false, print_update = false;
   double idle_wait = 2;
   std::vector<std::string> server_args;
   app.add_option("--agents", opt.agents, "simulated agents (WebSocket connections)")->capture_default_str();
@@ -1082,7 +1082,14 @@ int main(int argc, char** argv) {
   app.add_option("--pid", pid, "with --url: the master's PID, for its memory and CPU figures");
   app.add_flag("--keep", keep, "keep the temporary directory (database, server log) and print its path");
   app.add_flag("--no-baseline", no_baseline, "skip the in-process baseline server run");
+  app.add_flag("--print-update", print_update, "print one agent's /nodes/update frame and exit");
   CLI11_PARSE(app, argc, argv);
+  if (print_update) {
+    proto::RpcRequest req{1, std::string(proto::kMethodNodesUpdate),
+                          Json::array({node_info(node_id(random_engine_chars(32), 0), "bench-00001", 0, KONTENA_VERSION)})};
+    std::cout << proto::encode(req) << "\n";
+    return 0;
+  }
   if (opt.agents == 0 || opt.duration <= 0 || opt.ping_rate <= 0) {
     std::cerr << "bench_agents: --agents, --duration and --ping-rate must be positive\n";
     return 2;
