@@ -1,5 +1,5 @@
 // kontena-server: the master. Opens the store, creates the initial admin at first start, serves
-// the REST API until SIGINT/SIGTERM.
+// the REST API and the agents' WebSocket (the agent hub) until SIGINT/SIGTERM.
 #include <CLI/CLI.hpp>
 #include <csignal>
 #include <cstdlib>
@@ -8,9 +8,11 @@
 #include "common/asio.h"
 #include "common/error.h"
 #include "common/log.h"
+#include "master/agents/agent_hub.h"
 #include "master/api/api.h"
 #include "master/http/server.h"
 #include "master/store/store.h"
+#include "protocol/agent_protocol.h"
 
 namespace {
 
@@ -36,6 +38,30 @@ void parse_listen(const std::string& listen, std::string& host, unsigned short& 
   }
 }
 
+// "30", "1.5" (seconds), "500ms", "2s" -> milliseconds (> 0).
+std::chrono::milliseconds parse_duration(const std::string& flag, const std::string& text) {
+  std::string number = text;
+  double scale = 1000.0;
+  if (number.size() > 2 && number.ends_with("ms")) {
+    number.resize(number.size() - 2);
+    scale = 1.0;
+  } else if (number.size() > 1 && number.ends_with("s")) {
+    number.resize(number.size() - 1);
+  }
+  double value = 0;
+  try {
+    std::size_t used = 0;
+    value = std::stod(number, &used);
+    if (used != number.size()) throw std::invalid_argument(text);
+  } catch (const std::exception&) {
+    kontena::invalid(flag, flag + " \"" + text + "\" is not a duration: seconds (30, 1.5) or milliseconds (500ms)");
+  }
+  auto ms = static_cast<long long>(value * scale + 0.5);
+  if (!(value > 0) || ms < 1 || ms > 24LL * 3600 * 1000)
+    kontena::invalid(flag, flag + " must be between 1ms and 24h (got \"" + text + "\")");
+  return std::chrono::milliseconds(ms);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -46,12 +72,28 @@ int main(int argc, char** argv) {
   std::string tls_key = env_or("KONTENA_TLS_KEY", "");
   std::string log_level = env_or("LOG_LEVEL", "info");
   int threads = 2;
+  std::string ping_interval = env_or("KONTENA_PING_INTERVAL", std::to_string(kontena::protocol::kDefaultPingIntervalSeconds));
+  std::string ping_timeout = env_or("WEBSOCKET_TIMEOUT", std::to_string(kontena::protocol::kDefaultPingTimeoutSeconds));
+  std::string clock_skew = env_or("KONTENA_CLOCK_SKEW", std::to_string(kontena::protocol::kDefaultClockSkewSeconds));
+  std::string slow_pong = env_or("KONTENA_SLOW_PONG", "");
   app.add_option("--listen", listen, "address to serve on, HOST:PORT (env KONTENA_LISTEN)")->capture_default_str();
   app.add_option("--db", db, "SQLite database file (env KONTENA_DB)")->capture_default_str();
   app.add_option("--tls-cert", tls_cert, "PEM certificate chain: serve HTTPS (env KONTENA_TLS_CERT)");
   app.add_option("--tls-key", tls_key, "PEM private key for --tls-cert (env KONTENA_TLS_KEY)");
   app.add_option("--log-level", log_level, "trace|debug|info|warn|error (env LOG_LEVEL)")->capture_default_str();
   app.add_option("--threads", threads, "threads serving requests")->capture_default_str()->check(CLI::Range(1, 64));
+  app.add_option("--ping-interval", ping_interval,
+                 "agent WebSocket ping interval: seconds (1.5) or 500ms (env KONTENA_PING_INTERVAL)")
+      ->capture_default_str();
+  app.add_option("--ping-timeout", ping_timeout,
+                 "an agent whose pong takes longer goes offline: seconds or ms (env WEBSOCKET_TIMEOUT)")
+      ->capture_default_str();
+  app.add_option("--clock-skew", clock_skew,
+                 "allowed agent clock difference at connect: seconds or ms (env KONTENA_CLOCK_SKEW)")
+      ->capture_default_str();
+  app.add_option("--slow-pong", slow_pong,
+                 "log a warning for pongs slower than this: seconds or ms; default half the ping timeout "
+                 "(env KONTENA_SLOW_PONG)");
   app.add_flag_function("--version", [](std::int64_t) {
     std::cout << "kontena-server " << KONTENA_VERSION << "\n";
     std::exit(0);
@@ -66,9 +108,21 @@ int main(int argc, char** argv) {
     http.tls_key_file = tls_key;
     http.threads = threads;
 
+    kontena::master::AgentHubOptions hub_options;
+    hub_options.ping_interval = parse_duration("--ping-interval", ping_interval);
+    hub_options.ping_timeout = parse_duration("--ping-timeout", ping_timeout);
+    hub_options.clock_skew = parse_duration("--clock-skew", clock_skew);
+    if (!slow_pong.empty()) hub_options.slow_pong = parse_duration("--slow-pong", slow_pong);
+
     auto store = kontena::master::open_sqlite_store({db});
     kontena::SystemClock clock;
-    kontena::master::MasterApi api(*store, clock);
+    kontena::master::AgentHub hub(*store, clock, hub_options);
+    hub.mark_all_disconnected();  // no agent socket survives a restart
+    kontena::master::MasterApi api(*store, clock, &hub);
+    http.websocket_handler = [&hub](const kontena::master::HttpRequest& r,
+                                    std::shared_ptr<kontena::master::NodeChannel> channel) {
+      return hub.open(r, std::move(channel));
+    };
     if (auto code = api.auth().bootstrap_admin(env_or("INITIAL_ADMIN_CODE", ""))) {
       spdlog::warn("initial admin code (one use): {}  log in with: kontena master login --code {} <master url>", *code,
                    *code);
@@ -76,8 +130,10 @@ int main(int argc, char** argv) {
 
     kontena::master::HttpServer server(http, [&api](const kontena::master::HttpRequest& r) { return api.handle(r); });
     server.start();
-    spdlog::info("master listening address={}:{} tls={} db={} version={}", http.host, server.port(),
-                 tls_cert.empty() ? "off" : "on", db, KONTENA_VERSION);
+    hub.start();
+    spdlog::info("master listening address={}:{} tls={} db={} version={} ping_interval_ms={} ping_timeout_ms={}",
+                 http.host, server.port(), tls_cert.empty() ? "off" : "on", db, KONTENA_VERSION,
+                 hub_options.ping_interval.count(), hub_options.ping_timeout.count());
 
     // Stop cleanly on SIGINT/SIGTERM: a signal set on its own io_context thread.
     kontena::asio::io_context signal_io;
@@ -89,6 +145,7 @@ int main(int argc, char** argv) {
     });
     std::thread signal_thread([&] { signal_io.run(); });
     server.run();
+    hub.stop();
     signal_io.stop();
     signal_thread.join();
     spdlog::info("stopped");

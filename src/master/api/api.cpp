@@ -40,8 +40,12 @@ Json redact(const Json& body) {
 
 }  // namespace
 
-MasterApi::MasterApi(Store& store, const Clock& clock)
-    : store_(store), clock_(clock), auth_(store, clock), token_rate_(clock, 60, 60'000), services_{store_, auth_, clock_, token_rate_} {
+MasterApi::MasterApi(Store& store, const Clock& clock, NodeEvents* node_events)
+    : store_(store),
+      clock_(clock),
+      auth_(store, clock),
+      token_rate_(clock, 60, 60'000),
+      services_{store_, auth_, clock_, token_rate_, node_events} {
   router_.add("GET", "/", {false, "", ""}, [](ApiCall&) {
     return ApiResult{200, {{"name", "Kontena Master"},
                            {"tagline", "The maritime friendly container platform"},

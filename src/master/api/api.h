@@ -8,6 +8,7 @@
 #include "master/api/router.h"
 #include "master/auth/auth.h"
 #include "master/auth/rate_limiter.h"
+#include "master/api/node_events.h"
 #include "master/http/message.h"
 #include "master/store/store.h"
 
@@ -19,11 +20,12 @@ struct ApiServices {
   Auth& auth;
   const Clock& clock;
   RateLimiter& token_rate;  // POST /oauth2/token per source IP
+  NodeEvents* node_events = nullptr;  // the agent hub; nullptr when there is none (unit tests)
 };
 
 class MasterApi {
  public:
-  MasterApi(Store& store, const Clock& clock);
+  MasterApi(Store& store, const Clock& clock, NodeEvents* node_events = nullptr);
   HttpResponse handle(const HttpRequest& request);
   Auth& auth() { return auth_; }
 

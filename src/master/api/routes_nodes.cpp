@@ -100,6 +100,7 @@ void add_node_routes(Router& r, ApiServices& s) {
       s.store.update_node(node);
     });
     call.audit.resource_id = access.grid.name + "/" + node.name;
+    if (s.node_events) s.node_events->node_changed(node);
     return ApiResult{200, node_json(node, access.grid)};
   });
 
@@ -108,12 +109,27 @@ void add_node_routes(Router& r, ApiServices& s) {
     auto access = visible_grid(s, call, call.param("grid"));
     require(can_admin_grid(call.user(), access.member),
             "removing nodes needs the master_admin role or grid_admin and membership of grid \"" + access.grid.name + "\"");
+    Node node;
     s.store.transaction([&] {
-      auto node = node_or_404(s.store, access.grid, call.param("node"));
+      node = node_or_404(s.store, access.grid, call.param("node"));
       call.audit.resource_id = access.grid.name + "/" + node.name;
       s.store.delete_node(node.id);
     });
+    if (s.node_events) s.node_events->node_removed(node);  // its agent gets close 4040
     return ApiResult{200, Json::object()};
+  });
+
+  r.add("GET", "/v1/nodes/:grid/:node/stats", {}, [&s](ApiCall& call) {
+    auto access = visible_grid(s, call, call.param("grid"));
+    auto node = node_or_404(s.store, access.grid, call.param("node"));
+    auto info = [&](const char* key) { return node.info.contains(key) ? node.info[key] : Json(nullptr); };
+    Json received = nullptr;
+    if (node.info.contains("stats_received_at") && node.info["stats_received_at"].is_number_integer())
+      received = time_json(node.info["stats_received_at"].get<std::int64_t>());
+    return ApiResult{200, {{"id", access.grid.name + "/" + node.name},
+                           {"status", node_status(node)},
+                           {"stats", info("stats")},
+                           {"received_at", received}}};
   });
 
   r.add("GET", "/v1/nodes/:grid/:node/token", {}, [&s](ApiCall& call) {
@@ -128,7 +144,7 @@ void add_node_routes(Router& r, ApiServices& s) {
     call.audit.resource_name = call.param("node");
     Fields f(call.body);
     auto token = token_field(f);
-    f.boolean("reset_connection");  // the agent link does not exist yet: accepted, acted on by the agent hub
+    bool reset_connection = f.boolean("reset_connection").value_or(false);
     f.reject_unknown();
     auto access = visible_grid(s, call, call.param("grid"));
     Node node;
@@ -140,6 +156,8 @@ void add_node_routes(Router& r, ApiServices& s) {
       s.store.update_node(node);
     });
     call.audit.resource_id = access.grid.name + "/" + node.name;
+    // The agent's socket closes with 4031; it reconnects and must then use the new token.
+    if (reset_connection && s.node_events) s.node_events->reset_connection(node);
     return ApiResult{200, {{"id", access.grid.name + "/" + node.name}, {"token", node.token}}};
   });
 

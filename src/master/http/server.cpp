@@ -1,5 +1,7 @@
 #include "master/http/server.h"
 
+#include <deque>
+#include <mutex>
 #include <optional>
 #include <thread>
 #include <vector>
@@ -7,12 +9,18 @@
 #include <nlohmann/json.hpp>
 
 #include "common/asio.h"
+#include <boost/beast/websocket.hpp>
+#include <boost/beast/websocket/ssl.hpp>
+
+#include "common/clock.h"
 #include "common/error.h"
 #include "common/log.h"
+#include "protocol/agent_protocol.h"
 
 namespace kontena::master {
 
 using tcp = asio::ip::tcp;
+namespace websocket = beast::websocket;
 
 namespace {
 
@@ -48,6 +56,207 @@ http::response<http::string_body> to_beast(const HttpResponse& r, unsigned versi
   return res;
 }
 
+
+// "%F %T.%3NZ" (the agent handshake's time format).
+std::string handshake_time_now() {
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch());
+  std::string t = format_time_ms(ms.count());
+  if (auto pos = t.find('T'); pos != std::string::npos) t[pos] = ' ';
+  return t;
+}
+
+// One accepted WebSocket. The stream lives here; the read loop (run) and the write loop each hold
+// a strong reference, so the stream dies with the last of them. Outside holders (the hub) get a
+// WsHandle with a weak reference only: a socket never outlives its io_context because of them.
+template <class Stream>
+class WsConnection final : public std::enable_shared_from_this<WsConnection<Stream>> {
+ public:
+  WsConnection(Stream&& stream, std::string remote) : ws_(std::move(stream)), remote_(std::move(remote)) {}
+
+  enum class Kind { text, ping, close };
+  struct Frame {
+    Kind kind = Kind::text;
+    std::string data;
+    std::uint16_t code = 0;
+  };
+
+  void enqueue(Frame frame) {
+    std::lock_guard lock(mu_);
+    if (closing_ || done_) return;
+    if (frame.kind == Kind::close) closing_ = true;
+    queue_.push_back(std::move(frame));
+    if (!writing_) {
+      writing_ = true;
+      asio::co_spawn(ws_.get_executor(), write_loop(this->shared_from_this()), asio::detached);
+    }
+  }
+  const std::string& remote() const { return remote_; }
+
+  asio::awaitable<void> run(const http::request<http::string_body>& upgrade, const HttpRequest& request,
+                            const WebSocketHandler& handler, std::size_t message_limit) {
+    beast::error_code ec;
+    beast::get_lowest_layer(ws_).expires_never();
+    // Liveness is the hub's business (pings with its own timeout); Beast only bounds handshakes.
+    websocket::stream_base::timeout timeouts{std::chrono::seconds(10), websocket::stream_base::none(), false};
+    ws_.set_option(timeouts);
+    ws_.set_option(websocket::stream_base::decorator([](websocket::response_type& res) {
+      res.set(http::field::server, "kontena-server/" KONTENA_VERSION);
+      res.set(std::string(protocol::kHeaderVersion), KONTENA_VERSION);
+      res.set(std::string(protocol::kHeaderConnectedAt), handshake_time_now());
+    }));
+    ws_.read_message_max(message_limit);
+    ws_.control_callback([this](websocket::frame_type kind, beast::string_view payload) {
+      if (kind != websocket::frame_type::pong || !listener_) return;
+      try {
+        listener_->on_pong(std::string_view(payload.data(), payload.size()));
+      } catch (const std::exception& e) {
+        spdlog::error("websocket pong handler failed remote={} error={}", remote_, e.what());
+      }
+    });
+    co_await ws_.async_accept(upgrade, asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) {
+      spdlog::debug("websocket upgrade failed remote={} error={}", remote_, ec.message());
+      finish();
+      co_return;
+    }
+    try {
+      listener_ = handler(request, std::make_shared<Handle>(this->weak_from_this()));
+    } catch (const std::exception& e) {
+      spdlog::error("websocket handler failed remote={} error={}", remote_, e.what());
+      enqueue({Kind::close, "internal error", static_cast<std::uint16_t>(websocket::close_code::internal_error)});
+    }
+    beast::flat_buffer buffer;
+    std::uint16_t code = 0;
+    for (;;) {
+      co_await ws_.async_read(buffer, asio::redirect_error(asio::use_awaitable, ec));
+      if (ec) {
+        if (ec == websocket::error::message_too_big) {
+          spdlog::warn("websocket message over the size limit: closing remote={} limit={}", remote_, message_limit);
+          code = static_cast<std::uint16_t>(websocket::close_code::too_big);
+        } else if (ec != websocket::error::closed) {
+          spdlog::debug("websocket read ended remote={} error={}", remote_, ec.message());
+        }
+        break;
+      }
+      if (listener_) {
+        if (ws_.got_text()) {
+          std::string text = beast::buffers_to_string(buffer.data());
+          try {
+            listener_->on_text(text);
+          } catch (const std::exception& e) {
+            spdlog::error("websocket message handler failed remote={} error={}", remote_, e.what());
+          }
+        } else {
+          spdlog::warn("websocket binary frame ignored (the protocol uses JSON text frames) remote={} bytes={}", remote_,
+                       buffer.size());
+        }
+      }
+      buffer.consume(buffer.size());
+    }
+    if (ws_.reason().code != websocket::close_code::none) code = static_cast<std::uint16_t>(ws_.reason().code);
+    if (code == 0) code = closed_code_;
+    std::string reason(ws_.reason().reason.data(), ws_.reason().reason.size());
+    if (reason.empty()) reason = closed_reason_;
+    finish();
+    // A broken socket: make sure nothing of it stays open.
+    beast::get_lowest_layer(ws_).close();
+    if (listener_) {
+      try {
+        listener_->on_closed(code, reason);
+      } catch (const std::exception& e) {
+        spdlog::error("websocket close handler failed remote={} error={}", remote_, e.what());
+      }
+      listener_.reset();
+    }
+  }
+
+ private:
+  // What the hub holds.
+  class Handle final : public NodeChannel {
+   public:
+    explicit Handle(std::weak_ptr<WsConnection> c) : c_(std::move(c)) {
+      if (auto conn = c_.lock()) remote_ = conn->remote();
+    }
+    void send_text(std::string text) override {
+      if (auto conn = c_.lock()) conn->enqueue({Kind::text, std::move(text), 0});
+    }
+    void ping(std::string payload) override {
+      if (payload.size() > 125) payload.resize(125);
+      if (auto conn = c_.lock()) conn->enqueue({Kind::ping, std::move(payload), 0});
+    }
+    void close(std::uint16_t code, std::string reason) override {
+      if (reason.size() > 123) reason.resize(123);
+      if (auto conn = c_.lock()) conn->enqueue({Kind::close, std::move(reason), code});
+    }
+    std::string remote_address() const override { return remote_; }
+
+   private:
+    std::weak_ptr<WsConnection> c_;
+    std::string remote_;
+  };
+
+  void finish() {
+    std::lock_guard lock(mu_);
+    done_ = true;
+    queue_.clear();
+  }
+
+  static asio::awaitable<void> write_loop(std::shared_ptr<WsConnection> self) {
+    for (;;) {
+      Frame frame;
+      {
+        std::lock_guard lock(self->mu_);
+        if (self->queue_.empty() || self->done_) {
+          self->writing_ = false;
+          co_return;
+        }
+        frame = std::move(self->queue_.front());
+        self->queue_.pop_front();
+      }
+      beast::error_code ec;
+      auto& ws = self->ws_;
+      switch (frame.kind) {
+        case Kind::text:
+          ws.text(true);
+          co_await ws.async_write(asio::buffer(frame.data), asio::redirect_error(asio::use_awaitable, ec));
+          break;
+        case Kind::ping:
+          co_await ws.async_ping(websocket::ping_data(frame.data.c_str()),
+                                 asio::redirect_error(asio::use_awaitable, ec));
+          break;
+        case Kind::close:
+          self->closed_code_ = frame.code;
+          self->closed_reason_ = frame.data;
+          co_await ws.async_close(websocket::close_reason(static_cast<websocket::close_code>(frame.code), frame.data),
+                                  asio::redirect_error(asio::use_awaitable, ec));
+          break;
+      }
+      if (ec) {
+        spdlog::debug("websocket write failed remote={} error={}", self->remote_, ec.message());
+        {
+          std::lock_guard lock(self->mu_);
+          self->queue_.clear();
+          self->writing_ = false;
+          self->done_ = true;
+        }
+        beast::get_lowest_layer(ws).close();  // ends the read loop too
+        co_return;
+      }
+    }
+  }
+
+  websocket::stream<Stream> ws_;
+  std::string remote_;
+  std::shared_ptr<ChannelListener> listener_;  // strand only
+  std::uint16_t closed_code_ = 0;              // strand only: the code we closed with
+  std::string closed_reason_;
+  std::mutex mu_;
+  std::deque<Frame> queue_;
+  bool writing_ = false;
+  bool closing_ = false;
+  bool done_ = false;
+};
+
 }  // namespace
 
 struct HttpServer::Impl {
@@ -61,8 +270,15 @@ struct HttpServer::Impl {
   Impl(HttpServerOptions o, HttpHandler h) : options(std::move(o)), handler(std::move(h)) {}
 
   // Serves one connection; Stream is beast::tcp_stream or an ssl_stream over it.
+  struct Upgrade {
+    http::request<http::string_body> raw;
+    HttpRequest request;
+  };
+
+  // Serves HTTP requests on one connection until it ends, or until a WebSocket upgrade for the
+  // handler (then returns it: the caller turns the stream into a WebSocket).
   template <class Stream>
-  asio::awaitable<void> serve(Stream& stream, std::string source_ip) {
+  asio::awaitable<std::optional<Upgrade>> serve(Stream& stream, std::string source_ip) {
     beast::flat_buffer buffer;
     beast::error_code ec;
     for (;;) {
@@ -73,7 +289,7 @@ struct HttpServer::Impl {
       co_await http::async_read(stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
       if (ec == http::error::end_of_stream || ec == asio::error::eof || ec == beast::error::timeout ||
           ec == asio::error::connection_reset || ec == asio::error::operation_aborted)
-        co_return;
+        co_return std::nullopt;
       std::optional<HttpResponse> rejected;
       if (ec == http::error::body_limit) {
         rejected = error_response(413, "request body is larger than the limit of " +
@@ -85,11 +301,15 @@ struct HttpServer::Impl {
         // The rest of the stream cannot be trusted: answer and close.
         auto res = to_beast(*rejected, 11, false);
         co_await http::async_write(stream, res, asio::redirect_error(asio::use_awaitable, ec));
-        co_return;
+        co_return std::nullopt;
       }
       auto& req = parser.get();
       bool target_ok = true;
       HttpRequest request = to_request(req, source_ip, target_ok);
+      if (target_ok && options.websocket_handler && websocket::is_upgrade(req) &&
+          request.path == protocol::kAgentPath) {
+        co_return Upgrade{parser.release(), std::move(request)};
+      }
       HttpResponse response;
       if (!target_ok) {
         response = error_response(400, "malformed URL: bad %-escape in " + std::string(req.target()));
@@ -109,13 +329,23 @@ struct HttpServer::Impl {
     if constexpr (std::is_same_v<Stream, beast::tcp_stream>) {
       stream.socket().shutdown(tcp::socket::shutdown_send, ec);
     }
+    co_return std::nullopt;
+  }
+
+  template <class Stream>
+  asio::awaitable<void> serve_websocket(Stream&& stream, Upgrade upgrade, const std::string& remote) {
+    auto conn = std::make_shared<WsConnection<std::decay_t<Stream>>>(std::move(stream), remote);
+    co_await conn->run(upgrade.raw, upgrade.request, options.websocket_handler, options.websocket_message_limit);
   }
 
   asio::awaitable<void> connection(tcp::socket socket) {
     beast::error_code ec;
-    std::string source_ip;
+    std::string source_ip, remote_address;
     auto remote = socket.remote_endpoint(ec);
-    if (!ec) source_ip = remote.address().to_string();
+    if (!ec) {
+      source_ip = remote.address().to_string();
+      remote_address = source_ip + ":" + std::to_string(remote.port());
+    }
     try {
       if (tls) {
         beast::ssl_stream<beast::tcp_stream> stream(std::move(socket), *tls);
@@ -126,12 +356,17 @@ struct HttpServer::Impl {
           spdlog::debug("tls handshake failed source_ip={} error={}", source_ip, ec.message());
           co_return;
         }
-        co_await serve(stream, source_ip);
+        auto upgrade = co_await serve(stream, source_ip);
+        if (upgrade) {
+          co_await serve_websocket(std::move(stream), std::move(*upgrade), remote_address);
+          co_return;
+        }
         beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(5));
         co_await stream.async_shutdown(asio::redirect_error(asio::use_awaitable, ec));
       } else {
         beast::tcp_stream stream(std::move(socket));
-        co_await serve(stream, source_ip);
+        auto upgrade = co_await serve(stream, source_ip);
+        if (upgrade) co_await serve_websocket(std::move(stream), std::move(*upgrade), remote_address);
       }
     } catch (const std::exception& e) {
       spdlog::debug("connection ended source_ip={} error={}", source_ip, e.what());
