@@ -298,10 +298,11 @@ class EngineClient final : public DockerClient {
     if (o.since_unix) target += "&since=" + std::to_string(*o.since_unix);
     target += "&tail=" + (o.tail ? std::to_string(std::max(0, *o.tail)) : std::string("all"));
     auto ex = open_stream(target);
-    // Newer engines say which framing they use; trust that over the container's Config.Tty.
+    // Engines of API 1.42+ say which framing they use; trust that over Config.Tty. (1.41 sends
+    // no Content-Type here.)
     std::string ct = ex->response().header("content-type");
-    if (ct.find("multiplexed-stream") != std::string::npos) tty = false;
-    if (ct.find("raw-stream") != std::string::npos && ct.find("multiplexed") == std::string::npos && tty) tty = true;
+    if (ct.find("vnd.docker.multiplexed-stream") != std::string::npos) tty = false;
+    if (ct.find("vnd.docker.raw-stream") != std::string::npos) tty = true;
     auto decoder = std::make_shared<LogDecoder>(tty, o.timestamps);
     auto sink = std::make_shared<std::function<void(const LogLine&)>>(std::move(on_line));
     return std::make_unique<EngineStream>(

@@ -602,7 +602,7 @@ TEST(EngineStreams, MultiplexedLogsSplitAcrossChunksAndReads) {
       return;
     }
     // Chunks of 13 bytes, so frame headers straddle chunk boundaries; written 5 bytes at a time.
-    std::string wire = chunked_head(200, "application/vnd.docker.raw-stream");
+    std::string wire = chunked_head(200, "");
     for (std::size_t i = 0; i < payload.size(); i += 13) wire += chunk(payload.substr(i, 13));
     wire += kLastChunk;
     dribble(c, wire.substr(0, 3000), 5);
@@ -660,6 +660,38 @@ TEST(EngineStreams, TtyLogsAreRaw) {
   EXPECT_EQ(lines[0].data, "hello from a tty");
   EXPECT_EQ(lines[1].data, "second");
   EXPECT_EQ(lines[1].stream, "stdout");
+}
+
+TEST(EngineStreams, ContentTypeOfNewerEnginesDecidesTheFraming) {
+  FakeEngine fe;
+  std::atomic<bool> inspect_tty{false};
+  fe.on([&](const FakeRequest& r, FakeConn& c) {
+    if (contains(r.target, "/json")) {
+      c.write(http_response(200, inspect_tty ? kTtyInspect : kPlainInspect));
+    } else if (inspect_tty) {
+      c.write(chunked_head(200, "application/vnd.docker.multiplexed-stream") + chunk(frame(2, "muxed\n")) + kLastChunk);
+    } else {
+      c.write(chunked_head(200, "application/vnd.docker.raw-stream") + chunk("raw\r\n") + kLastChunk);
+    }
+  });
+  auto client = make_engine_client(fe.socket_path(), 2s);
+  LogOptions o;
+  o.timestamps = false;
+  for (bool tty : {false, true}) {
+    inspect_tty = tty;
+    std::mutex mu;
+    std::vector<LogLine> lines;
+    auto s = client->stream_logs("c1", o, [&](const LogLine& l) {
+      std::lock_guard lock(mu);
+      lines.push_back(l);
+    });
+    EXPECT_TRUE(eventually([&] { return s->done(); }));
+    EXPECT_EQ(s->error(), "");
+    std::lock_guard lock(mu);
+    ASSERT_EQ(lines.size(), 1u);
+    EXPECT_EQ(lines[0].data, tty ? "muxed" : "raw");
+    EXPECT_EQ(lines[0].stream, tty ? "stderr" : "stdout");
+  }
 }
 
 TEST(EngineStreams, LogsOfAMissingContainerThrowNotFound) {

@@ -191,9 +191,10 @@ inline std::string chunk(const std::string& data) {
   return buf + data + "\r\n";
 }
 
+// content_type empty: no Content-Type header (what Engine API 1.41 sends for logs).
 inline std::string chunked_head(int status = 200, const std::string& content_type = "application/json") {
-  return "HTTP/1.1 " + std::to_string(status) + " OK\r\nContent-Type: " + content_type +
-         "\r\nTransfer-Encoding: chunked\r\n\r\n";
+  std::string ct = content_type.empty() ? "" : "Content-Type: " + content_type + "\r\n";
+  return "HTTP/1.1 " + std::to_string(status) + " OK\r\n" + ct + "Transfer-Encoding: chunked\r\n\r\n";
 }
 
 inline const char* kLastChunk = "0\r\n\r\n";
