@@ -190,12 +190,13 @@ struct Shared {
   tcp::endpoint endpoint;
   std::string host_header;
   std::string path = std::string(proto::kAgentPath);
-  std::string grid_token;
+  std::vector<std::string> grid_tokens;  // agent i joins grid i % size
   std::string version = KONTENA_VERSION;
   std::string id_prefix = random_engine_chars(32);
   std::string name_prefix = "bench-";
   Clock::time_point epoch = Clock::now();  // ping payloads carry nanoseconds since this
   int retries = 3;
+  bool without_ips = false;  // leave PublicIp/PrivateIp out of /nodes/update
 
   std::atomic<bool> closing{false};
   std::atomic<uint64_t> open{0};      // connections open now
@@ -323,7 +324,7 @@ class Agent : public std::enable_shared_from_this<Agent> {
     // Connected-At is taken when the upgrade request is written.
     ws_->set_option(websocket::stream_base::decorator([this](websocket::request_type& req) {
       req.set(http::field::user_agent, "kontena-bench-agent");
-      req.set(bsv(proto::kHeaderGridToken), s_.grid_token);
+      req.set(bsv(proto::kHeaderGridToken), s_.grid_tokens[index_ % s_.grid_tokens.size()]);
       req.set(bsv(proto::kHeaderNodeId), node_id_);
       req.set(bsv(proto::kHeaderNodeName), node_name_);
       req.set(bsv(proto::kHeaderVersion), s_.version);
@@ -368,7 +369,12 @@ class Agent : public std::enable_shared_from_this<Agent> {
     proto::RpcRequest req;
     req.id = update_id_;
     req.method = std::string(proto::kMethodNodesUpdate);
-    req.params = Json::array({node_info(node_id_, node_name_, index_, s_.version)});
+    Json info = node_info(node_id_, node_name_, index_, s_.version);
+    if (s_.without_ips) {
+      info.erase("PublicIp");
+      info.erase("PrivateIp");
+    }
+    req.params = Json::array({std::move(info)});
     t_update_sent_ = Clock::now();
     send(Out{Out::text, proto::encode(req)});
   }
@@ -720,6 +726,7 @@ struct Options {
   double connect_timeout = 120;
   double settle = 2;
   double poll_interval = 0.5;
+  bool without_ips = false;
 };
 
 // The master's REST API, to watch the grid's nodes.
@@ -727,7 +734,7 @@ struct Api {
   std::string host;
   unsigned short port = 0;
   std::string token;
-  std::string grid;
+  std::vector<std::string> grids;
 };
 
 struct NodeCounts {
@@ -736,19 +743,22 @@ struct NodeCounts {
   bool ok = false;
 };
 
+// GET /v1/grids/:grid/nodes of every grid; request_ms is the slowest of them.
 NodeCounts poll_nodes(const Api& api) {
   NodeCounts c;
-  auto t = Clock::now();
   try {
-    auto res = sync_request(api.host, api.port,
-                            make_request(http::verb::get, "/v1/grids/" + api.grid + "/nodes", api.host, api.port, api.token),
-                            std::chrono::seconds(30));
-    c.request_ms = seconds_between(t, Clock::now()) * 1000;
-    if (res.result_int() != 200) return c;
-    auto body = Json::parse(res.body());
-    for (auto& n : body.at("nodes")) {
-      ++c.total;
-      if (n.value("status", "") == "online") ++c.online;
+    for (const auto& grid : api.grids) {
+      auto t = Clock::now();
+      auto res = sync_request(api.host, api.port,
+                              make_request(http::verb::get, "/v1/grids/" + grid + "/nodes", api.host, api.port, api.token),
+                              std::chrono::seconds(30));
+      c.request_ms = std::max(c.request_ms, seconds_between(t, Clock::now()) * 1000);
+      if (res.result_int() != 200) return c;
+      auto body = Json::parse(res.body());
+      for (auto& n : body.at("nodes")) {
+        ++c.total;
+        if (n.value("status", "") == "online") ++c.online;
+      }
     }
     c.ok = true;
   } catch (const std::exception&) {
@@ -782,15 +792,17 @@ void merge_counts(std::map<std::string, T>& into, const std::map<std::string, T>
 
 // Runs the three phases against `endpoint`. `server_pid` (> 0) gives the master's RSS and CPU;
 // `server_cpu` is used instead when set (the baseline's thread); `api` polls the node list.
-RunResult run_agents(const Options& opt, const tcp::endpoint& endpoint, const std::string& grid_token, pid_t server_pid,
+RunResult run_agents(const Options& opt, const tcp::endpoint& endpoint, const std::vector<std::string>& grid_tokens,
+                     pid_t server_pid,
                      std::function<double()> server_cpu, const Api* api, const std::string& label) {
   RunResult r;
   r.agents = opt.agents;
   Shared shared;
   shared.endpoint = endpoint;
   shared.host_header = endpoint.address().to_string() + ":" + std::to_string(endpoint.port());
-  shared.grid_token = grid_token;
+  shared.grid_tokens = grid_tokens;
   shared.retries = opt.retries;
+  shared.without_ips = opt.without_ips;
   if (!server_cpu && server_pid > 0) server_cpu = [server_pid] { return cpu_seconds(server_pid); };
 
   std::vector<std::unique_ptr<Worker>> workers;
@@ -828,11 +840,12 @@ RunResult run_agents(const Options& opt, const tcp::endpoint& endpoint, const st
   while (Clock::now() < connect_deadline) {
     auto now = Clock::now();
     r.open_max = std::max<uint64_t>(r.open_max, shared.open);
-    if (r.t_open_all < 0 && shared.open + shared.failed >= opt.agents) r.t_open_all = seconds_between(t0, now);
+    // The times count only when no agent gave up; the wait ends either way.
+    if (r.t_open_all < 0 && shared.open >= opt.agents) r.t_open_all = seconds_between(t0, now);
     if (!answered_all && shared.answered + shared.failed >= opt.agents) {
       answered_all = true;
-      r.t_answered_all = seconds_between(t0, now);
-      if (r.t_open_all < 0) r.t_open_all = r.t_answered_all;
+      if (shared.failed == 0) r.t_answered_all = seconds_between(t0, now);
+      if (r.t_open_all < 0 && shared.failed == 0) r.t_open_all = r.t_answered_all;
     }
     if (!api_online && now >= next_poll) {
       auto c = poll_nodes(*api);
@@ -846,8 +859,7 @@ RunResult run_agents(const Options& opt, const tcp::endpoint& endpoint, const st
       }
       next_poll = Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(opt.poll_interval));
     }
-    if (answered_all && api_online) break;
-    if (shared.failed >= opt.agents) break;
+    if (answered_all && (api_online || (api && r.api_online + shared.failed >= opt.agents))) break;
     if (now >= next_progress) {
       std::cout << "  " << fmt("%.0f", seconds_between(t0, now)) << " s: open " << shared.open << ", /nodes/update answered "
                 << shared.answered << ", failed " << shared.failed << ", retries " << shared.retried;
@@ -1064,6 +1076,7 @@ int main(int argc, char** argv) {
   pid_t pid = -1;
   bool keep = false, no_baseline = false, print_update = false;
   double idle_wait = 2;
+  std::size_t grid_size = 254;
   std::vector<std::string> server_args;
   app.add_option("--agents", opt.agents, "simulated agents (WebSocket connections)")->capture_default_str();
   app.add_option("--duration", opt.duration, "steady phase: seconds of pings with all agents connected")->capture_default_str();
@@ -1074,12 +1087,17 @@ int main(int argc, char** argv) {
   app.add_option("--retries", opt.retries, "reconnects of an agent whose join failed")->capture_default_str();
   app.add_option("--connect-timeout", opt.connect_timeout, "seconds to wait for all agents to be online")->capture_default_str();
   app.add_option("--poll-interval", opt.poll_interval, "seconds between polls of GET /v1/grids/:grid/nodes")->capture_default_str();
+  app.add_option("--grid-size", grid_size, "agents per grid at most (a grid holds 254 nodes)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 254));
   app.add_option("--idle-wait", idle_wait, "seconds to let the master idle before reading its RSS")->capture_default_str();
   app.add_option("--server", server_bin, "kontena-server binary (default: the one of this build tree)");
   app.add_option("--server-arg", server_args, "extra argument for kontena-server (repeatable)");
   app.add_option("--url", url, "use a running master at http://HOST:PORT instead (needs --token)");
   app.add_option("--token", token, "with --url: an access token allowed to create a grid");
   app.add_option("--pid", pid, "with --url: the master's PID, for its memory and CPU figures");
+  app.add_flag("--without-ips", opt.without_ips,
+               "leave PublicIp and PrivateIp out of /nodes/update (the master then has no peer addresses to announce)");
   app.add_flag("--keep", keep, "keep the temporary directory (database, server log) and print its path");
   app.add_flag("--no-baseline", no_baseline, "skip the in-process baseline server run");
   app.add_flag("--print-update", print_update, "print one agent's /nodes/update frame and exit");
@@ -1122,7 +1140,7 @@ int main(int argc, char** argv) {
               << " ====\n";
     tcp::endpoint ep(asio::ip::make_address("127.0.0.1"), baseline.port);
     pid_t tid = baseline.tid;
-    base = run_agents(opt, ep, "baseline", -1, [tid] { return thread_cpu_seconds(tid); }, nullptr, "baseline");
+    base = run_agents(opt, ep, {"baseline"}, -1, [tid] { return thread_cpu_seconds(tid); }, nullptr, "baseline");
     print_run(base, opt, false);
     have_base = true;
   }
@@ -1169,8 +1187,8 @@ int main(int argc, char** argv) {
     std::cout << "answered /v1/ping after " << fmt("%.0f", seconds_between(t_start, Clock::now()) * 1000) << " ms; "
               << (keep ? "kept" : "temporary") << " directory " << server.dir.string() << "\n";
 
-  Api api{server.host, server.port, token, ""};
-  std::string grid_token;
+  Api api{server.host, server.port, token, {}};
+  std::vector<std::string> grid_tokens;
   try {
     if (own_server) {
       Json body = {{"grant_type", "authorization_code"}, {"code", code}, {"expires_in", 0}};
@@ -1180,13 +1198,18 @@ int main(int argc, char** argv) {
         return give_up("POST /oauth2/token answered " + std::to_string(res.result_int()) + ": " + res.body());
       api.token = Json::parse(res.body()).at("access_token").get<std::string>();
     }
-    api.grid = "bench-agents-" + random_hex(3);
-    Json grid = {{"name", api.grid}};
-    auto res = sync_request(server.host, server.port,
-                            make_request(http::verb::post, "/v1/grids", server.host, server.port, api.token, grid.dump()));
-    if (res.result_int() != 201)
-      return give_up("POST /v1/grids answered " + std::to_string(res.result_int()) + ": " + res.body());
-    grid_token = Json::parse(res.body()).at("token").get<std::string>();
+    // A grid holds at most 254 nodes (node numbers 1..254): ceil(N / --grid-size) grids.
+    const std::size_t grids = (opt.agents + grid_size - 1) / grid_size;
+    const std::string prefix = "bench-agents-" + random_hex(3) + "-";
+    for (std::size_t g = 1; g <= grids; ++g) {
+      api.grids.push_back(prefix + std::to_string(g));
+      Json grid = {{"name", api.grids.back()}};
+      auto res = sync_request(server.host, server.port,
+                              make_request(http::verb::post, "/v1/grids", server.host, server.port, api.token, grid.dump()));
+      if (res.result_int() != 201)
+        return give_up("POST /v1/grids answered " + std::to_string(res.result_int()) + ": " + res.body());
+      grid_tokens.push_back(Json::parse(res.body()).at("token").get<std::string>());
+    }
   } catch (const std::exception& e) {
     return give_up(std::string("log in / grid create failed: ") + e.what());
   }
@@ -1195,7 +1218,8 @@ int main(int argc, char** argv) {
   Memory idle;
   if (server.pid > 0) {
     idle = read_memory(server.pid);
-    std::cout << "master RSS idle (grid " << api.grid << " created): " << fmt("%.1f", idle.rss_mb) << " MB\n";
+    std::cout << "master RSS idle (" << api.grids.size() << " grids created: " << api.grids.front() << ".."
+              << api.grids.size() << "): " << fmt("%.1f", idle.rss_mb) << " MB\n";
   }
   tcp::endpoint ep;
   try {
@@ -1203,44 +1227,63 @@ int main(int argc, char** argv) {
   } catch (const std::exception& e) {
     return give_up("--url host must be an IP address: " + std::string(e.what()));
   }
-  RunResult m = run_agents(opt, ep, grid_token, server.pid, nullptr, &api, "master");
+  std::cout << "agents spread round-robin over the " << grid_tokens.size() << " grids (up to " << grid_size
+            << " nodes each)\n";
+  RunResult m = run_agents(opt, ep, grid_tokens, server.pid, nullptr, &api, "master");
   print_run(m, opt, true);
   bool alive = server.pid <= 0 || !own_server || process_alive(server.pid);
 
-  // ---- summary
+  // ---- summary: name (36 columns), value (10), unit (6), target, verdict, details
   double per_node_kb = -1;
   if (idle.rss_mb >= 0 && m.server_connected.rss_mb >= 0)
     per_node_kb = (m.server_connected.rss_mb - idle.rss_mb) * 1024.0 / static_cast<double>(opt.agents);
   bool all_online = m.t_api_online >= 0 && m.failed == 0;
+  auto line = [](const std::string& name, const char* f, double v, const std::string& unit) {
+    char head[40];
+    std::snprintf(head, sizeof head, "%-36s", name.c_str());
+    char value[24];
+    if (v < 0)
+      std::snprintf(value, sizeof value, "%10s", "n/a");
+    else
+      std::snprintf(value, sizeof value, f, v);
+    char tail[16];
+    std::snprintf(tail, sizeof tail, " %-6s", unit.c_str());
+    std::cout << head << value << tail;
+  };
   std::cout << "==== summary: " << opt.agents << " agents (load average now " << load_average() << ") ====\n";
-  std::cout << "time to all online: /nodes/update   " << fmt("%8.2f", m.t_answered_all) << " s";
-  if (have_base) std::cout << "     baseline " << fmt("%.2f", base.t_answered_all) << " s" << ratio(m.t_answered_all, base.t_answered_all);
+  line("time to all online: /nodes/update", "%10.2f", m.t_answered_all, "s");
+  std::cout << "                          ";
+  if (have_base) std::cout << "baseline " << secs(base.t_answered_all) << ratio(m.t_answered_all, base.t_answered_all);
   std::cout << "\n";
-  std::cout << "time to all online: API            " << fmt("%8.2f", m.t_api_online) << " s      target < 30 s    "
-            << pass(all_online && m.t_api_online < 30) << "\n";
-  if (per_node_kb >= 0)
-    std::cout << "master RSS idle -> " << opt.agents << " connected " << fmt("%6.1f", idle.rss_mb) << " -> "
-              << fmt("%.1f", m.server_connected.rss_mb) << " MB\n"
-              << "master RSS per connected node      " << fmt("%8.1f", per_node_kb) << " KB     target < 64 KB   "
-              << pass(per_node_kb < 64) << "\n";
-  std::cout << "ping RTT p99 (" << fmt("%.0f", opt.ping_rate) << "/s, " << opt.agents << " open) " << fmt("%8.3f", m.rtt.p99)
-            << " ms     target < 10 ms   " << pass(m.rtt.count > 0 && m.rtt.p99 < 10 && m.pongs >= m.pings_sent)
-            << "  (p50 " << fmt("%.3f", m.rtt.p50) << " ms, max " << fmt("%.3f", m.rtt.max) << " ms";
+  line("time to all online: API", "%10.2f", m.t_api_online, "s");
+  std::cout << "target < 30 s      " << pass(all_online && m.t_api_online < 30) << "\n";
+  if (per_node_kb >= 0) {
+    line("master RSS idle", "%10.1f", idle.rss_mb, "MB");
+    std::cout << "\n";
+    line("master RSS, " + std::to_string(opt.agents) + " connected", "%10.1f", m.server_connected.rss_mb, "MB");
+    std::cout << "\n";
+    line("master RSS per connected node", "%10.1f", per_node_kb, "KB");
+    std::cout << "target < 64 KB     " << pass(per_node_kb < 64) << "\n";
+  }
+  line("ping RTT p99 (" + fmt("%.0f", opt.ping_rate) + "/s, " + std::to_string(m.open_max) + " open)", "%10.3f",
+       m.rtt.count ? m.rtt.p99 : -1, "ms");
+  std::cout << "target < 10 ms     " << pass(m.rtt.count > 0 && m.rtt.p99 < 10 && m.pongs >= m.pings_sent) << "  p50 "
+            << fmt("%.3f", m.rtt.p50) << " ms, max " << fmt("%.3f", m.rtt.max) << " ms";
   if (have_base)
     std::cout << "; baseline p50 " << fmt("%.3f", base.rtt.p50) << " ms, p99 " << fmt("%.3f", base.rtt.p99) << " ms"
               << ratio(m.rtt.p99, base.rtt.p99);
-  std::cout << ")\n";
+  std::cout << "\n";
   if (m.server_cpu >= 0) {
-    std::cout << "master CPU in the steady phase      " << fmt("%8.2f", m.server_cpu) << " s      "
-              << fmt("%.1f", m.server_cpu / m.steady_seconds * 100) << "% of one core over "
-              << fmt("%.0f", m.steady_seconds) << " s";
-    if (have_base && base.server_cpu >= 0) std::cout << " (baseline server " << fmt("%.2f", base.server_cpu) << " s)";
+    line("master CPU in the steady phase", "%10.2f", m.server_cpu, "s");
+    std::cout << fmt("%.1f", m.server_cpu / m.steady_seconds * 100) << "% of one core over " << fmt("%.0f", m.steady_seconds)
+              << " s";
+    if (have_base && base.server_cpu >= 0) std::cout << "; baseline server " << fmt("%.2f", base.server_cpu) << " s";
     std::cout << "\n";
   }
-  if (m.master_ping_every > 0)
-    std::cout << "master ping cadence                 " << fmt("%8.1f", m.master_ping_every) << " s      per agent\n";
-  std::cout << "dropped / failed agents             " << fmt("%8.0f", static_cast<double>(m.dropped)) << " / " << m.failed
-            << "\n";
+  line("master ping cadence, per agent", "%10.1f", m.master_ping_every, "s");
+  std::cout << (m.master_ping_every < 0 ? "no master ping seen" : "") << "\n";
+  line("agents dropped / failed to join", "%10.0f", static_cast<double>(m.dropped), "");
+  std::cout << "/ " << m.failed << "\n";
   if (!alive) {
     std::cout << "kontena-server died during the benchmark\n";
     server.pid = -1;
