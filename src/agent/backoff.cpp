@@ -1,6 +1,7 @@
 #include "agent/backoff.h"
 
 #include <algorithm>
+#include <cmath>
 #include <memory>
 #include <random>
 
@@ -29,7 +30,7 @@ std::chrono::milliseconds Backoff::next() {
   double factor = 1.0 - 0.5 * r;  // (0.5, 1]
   auto ceil = ceiling();
   if (attempt_ < 1000) ++attempt_;
-  auto ms = static_cast<std::int64_t>(static_cast<double>(ceil.count()) * factor);
+  auto ms = static_cast<std::int64_t>(std::ceil(static_cast<double>(ceil.count()) * factor));
   return std::chrono::milliseconds(std::max<std::int64_t>(ms, 1));
 }
 

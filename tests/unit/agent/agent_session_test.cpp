@@ -8,12 +8,13 @@
 #include "common/clock.h"
 #include "fake_docker.h"
 #include "fake_master.h"
+#include "protocol/agent_protocol.h"
 
 using namespace kontena;
 using namespace kontena::agent;
-using agent::testing::FakeDocker;
-using agent::testing::FakeMaster;
-using agent::testing::FakeMasterConnection;
+using agent::fakes::FakeDocker;
+using agent::fakes::FakeMaster;
+using agent::fakes::FakeMasterConnection;
 using std::chrono::milliseconds;
 using Json = nlohmann::json;
 

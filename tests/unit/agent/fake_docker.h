@@ -7,7 +7,9 @@
 #include "agent/docker/docker_client.h"
 #include "common/error.h"
 
-namespace kontena::agent::testing {
+namespace kontena::agent::fakes {
+
+using Json = nlohmann::json;
 
 class FakeDocker final : public docker::DockerClient {
  public:
@@ -81,4 +83,4 @@ class FakeDocker final : public docker::DockerClient {
   std::atomic<int> info_calls_{0};
 };
 
-}  // namespace kontena::agent::testing
+}  // namespace kontena::agent::fakes

@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-namespace kontena::agent::testing {
+namespace kontena::agent::fakes {
 
 namespace websocket = beast::websocket;
 using tcp = asio::ip::tcp;
@@ -199,4 +199,4 @@ class FakeMaster {
   tcp::acceptor acceptor_;
 };
 
-}  // namespace kontena::agent::testing
+}  // namespace kontena::agent::fakes

@@ -61,7 +61,7 @@ TEST(NodeInfo, RealInterfacesGiveSomeAddress) {
 }
 
 TEST(NodeInfo, PayloadFromFakeDocker) {
-  testing::FakeDocker docker;
+  fakes::FakeDocker docker;
   auto info = docker.info();
   auto payload = build_node_info(info, {"5.6.7.8", "10.0.0.5", "x"}, {"region=eu", "ssd"}, "0.1.0");
   EXPECT_EQ(info["ID"], payload["ID"]);
