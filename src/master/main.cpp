@@ -146,6 +146,7 @@ int main(int argc, char** argv) {
     std::thread signal_thread([&] { signal_io.run(); });
     server.run();
     hub.stop();
+    hub.mark_all_disconnected();  // the sockets are gone with the server
     signal_io.stop();
     signal_thread.join();
     spdlog::info("stopped");

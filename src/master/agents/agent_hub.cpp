@@ -372,7 +372,7 @@ Json AgentHub::nodes_update(const AgentRef& ref, const Json& params) {
   std::lock_guard lock(mu_);
   auto* session = current_session(ref.node);
   if (!session || session->id != ref.connection) fail(ErrorKind::unavailable, "this connection was replaced or closed");
-  bool private_ip_changed = false;
+  bool private_ip_changed = false, labels_changed = false;
   store_.transaction([&] {
     auto node = store_.node_by_id(ref.node);
     if (!node) fail(ErrorKind::not_found, "node " + ref.name + " no longer exists");
@@ -392,12 +392,21 @@ Json AgentHub::nodes_update(const AgentRef& ref, const Json& params) {
     copy("AgentVersion", "agent_version", false);
     copy("Name", "hostname", false);
     copy("Driver", "storage_driver", false);
+    // The agent's labels (--label / KONTENA_NODE_LABELS) for a node that has none yet.
+    if (node->labels.empty() && in.contains("Labels") && in["Labels"].is_array()) {
+      std::string joined;
+      for (const auto& l : in["Labels"])
+        if (l.is_string()) joined += l.get<std::string>() + ",";
+      node->labels = agents::parse_labels(joined);
+      labels_changed = !node->labels.empty();
+    }
     node->info["updated_at"] = unix_ms(now);
     node->last_seen_at = unix_ms(now);
     private_ip_changed = node->info.value("private_ip", Json()) != before;
     store_.update_node(*node);
   });
   spdlog::debug("node info updated node={}", ref.name);
+  if (labels_changed) send_node_info(*session);
   if (private_ip_changed) send_node_info_to_peers(ref.grid, ref.node);
   return Json::object();
 }

@@ -81,14 +81,15 @@ class WsConnection final : public std::enable_shared_from_this<WsConnection<Stre
   };
 
   void enqueue(Frame frame) {
-    std::lock_guard lock(mu_);
-    if (closing_ || done_) return;
-    if (frame.kind == Kind::close) closing_ = true;
-    queue_.push_back(std::move(frame));
-    if (!writing_) {
+    {
+      std::lock_guard lock(mu_);
+      if (closing_ || done_) return;
+      if (frame.kind == Kind::close) closing_ = true;
+      queue_.push_back(std::move(frame));
+      if (writing_) return;
       writing_ = true;
-      asio::co_spawn(ws_.get_executor(), write_loop(this->shared_from_this()), asio::detached);
     }
+    asio::co_spawn(ws_.get_executor(), write_loop(this->shared_from_this()), asio::detached);
   }
   const std::string& remote() const { return remote_; }
 

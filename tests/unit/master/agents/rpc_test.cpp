@@ -47,6 +47,8 @@ TEST_F(RpcTest, NodesUpdateMapsDockerInfoAndMarksOnline) {
   EXPECT_EQ(view["private_ip"], "10.0.0.7");
   EXPECT_EQ(view["agent_version"], KONTENA_VERSION);
   EXPECT_EQ(view["status"], "online");
+  EXPECT_EQ(n.labels, std::vector<std::string>{"x=1"}) << "the agent's labels fill a node without labels";
+  EXPECT_EQ(a.channel->notifications(proto::kMethodNodeInfo).back()[0]["labels"], Json::array({"x=1"}));
   EXPECT_EQ(n.info["updated_at"], clock_.now_unix_ms());
   EXPECT_EQ(n.last_seen_at, clock_.now_unix_ms());
   // Wrong types are skipped, not stored.
@@ -54,6 +56,14 @@ TEST_F(RpcTest, NodesUpdateMapsDockerInfoAndMarksOnline) {
   EXPECT_EQ(a.channel->response(43)[2], nullptr);
   EXPECT_EQ(node("alpha")->info["cpus"], 8);
   EXPECT_EQ(node("alpha")->info["docker_version"], "20.10.24");
+}
+
+TEST_F(RpcTest, NodesUpdateKeepsLabelsTheNodeHas) {
+  auto h = grid_headers(id('A'), "alpha");
+  h["kontena-node-labels"] = "az=a";
+  auto a = connect(h);
+  a.say(Json::array({0, 1, "/nodes/update", Json::array({docker_info()})}));
+  EXPECT_EQ(node("alpha")->labels, std::vector<std::string>{"az=a"});
 }
 
 TEST_F(RpcTest, NodesUpdateWithBadParamsIs400AndChangesNothing) {
