@@ -2,7 +2,8 @@
 # The agent's Docker client (src/agent/docker, Engine API v1.41) against a REAL dockerd: one test
 # bed node, driven by tests/e2e/tools/docker_client_probe. Info, images, the clear error of a pull
 # without a registry, create/start/inspect/list, multiplexed and TTY logs, events and stats
-# streams, stop with grace, kill, remove; a created container is cross-checked with `docker inspect`.
+# streams, stop with grace, kill, remove; a created container is cross-checked with `docker inspect`;
+# a real pull with progress from a local registry (when Debian's docker-registry is installed).
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -11,6 +12,12 @@ e2e_require_root
 [[ -x "$KONTENA_DOCKER_PROBE_BIN" ]] || fail "KONTENA_DOCKER_PROBE_BIN=$KONTENA_DOCKER_PROBE_BIN is not an executable: build e2e_deps"
 
 export TESTBED_NAME=kdce2e TESTBED_SUBNET=10.99.31.0/24 TESTBED_BIP_PREFIX=10.231 TESTBED_POOL_PREFIX=10.232
+# A local registry (Debian's docker-registry) on the host's bridge address, for the real pull path.
+REGISTRY=""
+if command -v docker-registry >/dev/null 2>&1; then
+  REGISTRY="10.99.31.1:$(free_port)"
+  export TESTBED_DOCKERD_ARGS="--insecure-registry $REGISTRY"
+fi
 e2e_testbed_up 1
 testbed_build_busybox_image 1 >>"$E2E_TMP/testbed.log" 2>&1 || fail "testbed_build_busybox_image 1 failed"
 SOCK=$(testbed_docker_sock 1)
@@ -73,6 +80,39 @@ assert_ok testbed_docker 1 volume rm kdc-vol
 # Nothing of the scenario is left behind but the TTY container.
 assert_ok testbed_docker 1 ps -a --format '{{.Names}}'
 assert_eq kdc-tty "$STDOUT" "containers left"
+
+# A real pull with progress, from a local registry (nothing leaves the machine).
+if [[ -n "$REGISTRY" ]]; then
+  mkdir -p "$E2E_TMP/registry"
+  printf '%s\n' 'version: 0.1' 'log:' '  level: warn' 'storage:' '  filesystem:' \
+    "    rootdirectory: $E2E_TMP/registry/data" 'http:' "  addr: $REGISTRY" >"$E2E_TMP/registry/config.yml"
+  docker-registry serve "$E2E_TMP/registry/config.yml" >"$E2E_TMP/registry.log" 2>&1 &
+  E2E_PIDS+=($!)
+  wait_until 10 curl -fsS -m 2 "http://$REGISTRY/v2/"
+  assert_ok testbed_docker 1 tag "$IMAGE" "$REGISTRY/kdc/busybox:1"
+  assert_ok testbed_docker 1 push "$REGISTRY/kdc/busybox:1"
+  # Nothing of the image left on the node, so that the layer is really downloaded.
+  assert_ok testbed_docker 1 rm -f kdc-tty
+  assert_ok testbed_docker 1 rmi "$REGISTRY/kdc/busybox:1" "$IMAGE"
+  assert_fails testbed_docker 1 image inspect "$REGISTRY/kdc/busybox:1"
+  assert_ok probe pull "$REGISTRY/kdc/busybox:1"
+  e2e_log "pull: $STDOUT"
+  assert_contains "$STDOUT" "statuses: Pulling from kdc/busybox|Pulling fs layer|Downloading"
+  assert_contains "$STDOUT" "Pull complete"
+  assert_match "$STDOUT" "largest total [1-9][0-9]* bytes" "download progress with a total"
+  assert_contains "$STDOUT" "pulled"
+  assert_ok testbed_docker 1 image inspect "$REGISTRY/kdc/busybox:1"
+  # Pulling it again: up to date, no download.
+  assert_ok probe pull "$REGISTRY/kdc/busybox:1"
+  assert_contains "$STDOUT" "Image is up to date"
+  # A tag the registry does not have: not_found, with Docker's message.
+  run probe pull "$REGISTRY/kdc/busybox:nope"
+  assert_eq 3 "$STATUS" "probe pull of a missing tag"
+  assert_contains "$STDOUT" "not_found: cannot pull image $REGISTRY/kdc/busybox:nope: the registry does not have it"
+  assert_contains "$STDOUT" "manifest unknown"
+else
+  e2e_log "docker-registry is not installed (Debian package docker-registry): the pull from a local registry is not tested"
+fi
 
 # The engine unreachable: a clear "unavailable" naming the socket.
 run "$KONTENA_DOCKER_PROBE_BIN" "$E2E_TMP/no-such.sock" pull "$IMAGE"

@@ -5,7 +5,9 @@
 //   docker_client_probe SOCKET scenario IMAGE TTY_CONTAINER   the whole scenario (see main)
 //   docker_client_probe SOCKET create-keep IMAGE NAME          a container left for `docker inspect`
 //   docker_client_probe SOCKET remove NAME                     force-remove (with volumes)
-//   docker_client_probe SOCKET pull IMAGE                      pull; prints the error kind and message
+//   docker_client_probe SOCKET pull IMAGE                      pull; prints a summary of the progress,
+//                                                              or the error kind and message (exit 3)
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -385,7 +387,19 @@ int run(int argc, char** argv) {
   }
   if (cmd == "pull" && argc >= 4) {
     try {
-      d->pull_image(argv[3], "", nullptr);
+      int updates = 0;
+      std::vector<std::string> statuses;
+      std::int64_t max_total = 0;
+      d->pull_image(argv[3], "", [&](const PullProgress& p) {
+        ++updates;
+        if (std::find(statuses.begin(), statuses.end(), p.status) == statuses.end()) statuses.push_back(p.status);
+        if (p.current > p.total && p.total > 0) throw CheckFailed("progress current > total");
+        max_total = std::max(max_total, p.total);
+      });
+      std::string joined;
+      for (const auto& st : statuses) joined += (joined.empty() ? "" : "|") + st;
+      std::printf("progress: %d updates, largest total %lld bytes, statuses: %s\n", updates,
+                  static_cast<long long>(max_total), joined.c_str());
       std::printf("pulled\n");
       return 0;
     } catch (const kontena::Error& e) {
