@@ -76,8 +76,10 @@ void HttpResponseParser::feed(std::string_view data, std::string& body) {
     switch (state_) {
       case State::status_line:
       case State::headers: {
+        // header_bytes_ counts every byte taken so far, the partial line_ included.
         std::size_t before = data.size();
-        bool got = take_line(data, kMaxHeaderBytes - std::min(header_bytes_, kMaxHeaderBytes), "response header section");
+        std::size_t completed = header_bytes_ - line_.size();
+        bool got = take_line(data, kMaxHeaderBytes - std::min(completed, kMaxHeaderBytes), "response header section");
         header_bytes_ += before - data.size();
         if (!got) return;
         if (state_ == State::status_line) {
@@ -112,11 +114,16 @@ void HttpResponseParser::feed(std::string_view data, std::string& body) {
         if (!line_.empty()) bad_http("chunk data not followed by CRLF (got \"" + printable(line_) + "\")");
         state_ = State::chunk_size;
         break;
-      case State::trailers:
-        if (!take_line(data, kMaxHeaderBytes, "trailer line")) return;
+      case State::trailers: {
+        std::size_t before = data.size();
+        std::size_t completed = header_bytes_ - line_.size();
+        bool got = take_line(data, kMaxHeaderBytes - std::min(completed, kMaxHeaderBytes), "response header section");
+        header_bytes_ += before - data.size();
+        if (!got) return;
         if (line_.empty()) state_ = State::done;
         line_.clear();
         break;
+      }
       case State::done:
         return;
     }

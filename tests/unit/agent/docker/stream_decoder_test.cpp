@@ -208,6 +208,21 @@ TEST(HttpResponseParser, HeaderSectionIsBounded) {
   EXPECT_NE(msg.find("longer than"), std::string::npos) << msg;
 }
 
+TEST(HttpResponseParser, HeaderLimitCountsEachByteOnceWhateverTheSplit) {
+  // One 60 KiB header line, fed 1 KiB at a time: within the 64 KiB limit.
+  std::string big = "HTTP/1.1 200 OK\r\nX-Big: " + std::string(60 * 1024, 'a') + "\r\nContent-Length: 2\r\n\r\nok";
+  std::vector<std::size_t> cuts;
+  for (std::size_t i = 1024; i < big.size(); i += 1024) cuts.push_back(i);
+  auto o = parse_http(big, cuts, false);
+  EXPECT_TRUE(o.complete);
+  EXPECT_EQ(o.headers["x-big"].size(), 60u * 1024);
+  // Endless trailers are bounded too.
+  std::string trailers = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n";
+  while (trailers.size() < HttpResponseParser::kMaxHeaderBytes + 100) trailers += "X-T: 1\r\n";
+  auto msg = expect_error([&] { parse_http(trailers, {}); });
+  EXPECT_NE(msg.find("longer than"), std::string::npos) << msg;
+}
+
 TEST(HttpResponseParser, BytesAfterTheResponseAreIgnored) {
   auto o = parse_http("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokEXTRA", {}, false);
   EXPECT_EQ(o.body, "ok");
