@@ -639,4 +639,5 @@ node_names() {
   admin_token >/dev/null
   assert_status 200 GET "/v1/grids/$grid/nodes" --token "$ADMIN_TOKEN"
   json '[.nodes[].name] | sort | .[]'
+  [[ -z "$(json '.nodes | length')" || "$(json '.nodes | length')" == 0 ]] || echo
 }
