@@ -27,7 +27,9 @@ for i in 1 2 3; do NODE[i]=$(testbed_netns "$i"); done # node name = the node's 
 
 # --- three agents join with the grid token -------------------------------------------------
 t0=$(e2e_now)
-for i in 1 2 3; do agent_start "$i" --grid-token "$TOKEN" --update-interval 1; done
+agent_start 1 --grid-token "$TOKEN" --update-interval 1
+agent_start 2 --grid-token "$TOKEN" --update-interval 1
+agent_start 3 --grid-token "$TOKEN" --update-interval 1 --label zone=z3,ssd=yes
 for i in 1 2 3; do wait_node_status "${NODE[i]}" online 30; done
 timing "3 agents started -> 3 nodes online" "$(e2e_since "$t0")"
 
@@ -44,6 +46,10 @@ for i in 1 2 3; do
   numbers+=("$(awk '{print $4}' <<<"$line")")
 done
 assert_eq "1 2 3" "$(printf '%s\n' "${numbers[@]}" | sort -n | xargs)" "initial members 1 / 3, 2 / 3, 3 / 3"
+
+assert_match "$(grep -E "^${NODE[3]} " <<<"$LS")" ' zone=z3,ssd=yes *$' "node 3 has its agent's labels"
+assert_eq "zone=z3,ssd=yes" "$(node_field "${NODE[3]}" '.labels | join(",")')"
+assert_eq "" "$(node_field "${NODE[1]}" '.labels | join(",")')" "node 1 has no labels"
 
 assert_ok kontena node ls --json
 assert_eq "online online online" "$(json '[.nodes[].status] | join(" ")' "$STDOUT")"
