@@ -57,6 +57,15 @@ T get_or(const Json& j, const char* key, T fallback) {
 // ---------------------------------------------------------------------------------------------
 // Streams: one thread reads the body of one exchange and feeds a decoder.
 
+// The user's callback, not called any more once the stream is cancelled (a chunk may hold several
+// lines: cancel() from inside the callback must stop the rest of them too).
+template <class T>
+std::shared_ptr<std::function<void(const T&)>> guarded(const UnixHttpExchange* ex, std::function<void(const T&)> f) {
+  return std::make_shared<std::function<void(const T&)>>([ex, f = std::move(f)](const T& v) {
+    if (!ex->cancelled()) f(v);
+  });
+}
+
 class EngineStream final : public Stream {
  public:
   using OnData = std::function<void(std::string_view)>;
@@ -280,7 +289,7 @@ class EngineClient final : public DockerClient {
     if (!filters.is_null() && !filters.empty()) target += "?filters=" + url_encode(filters.dump());
     auto ex = open_stream(target);
     auto decoder = std::make_shared<JsonLinesDecoder>();
-    auto sink = std::make_shared<std::function<void(const Json&)>>(std::move(on_event));
+    auto sink = guarded<Json>(ex.get(), std::move(on_event));
     return std::make_unique<EngineStream>(
         std::move(ex), [decoder, sink](std::string_view d) { decoder->feed(d, *sink); },
         [decoder, sink] { decoder->finish(*sink); }, "events");
@@ -304,7 +313,7 @@ class EngineClient final : public DockerClient {
     if (ct.find("vnd.docker.multiplexed-stream") != std::string::npos) tty = false;
     if (ct.find("vnd.docker.raw-stream") != std::string::npos) tty = true;
     auto decoder = std::make_shared<LogDecoder>(tty, o.timestamps);
-    auto sink = std::make_shared<std::function<void(const LogLine&)>>(std::move(on_line));
+    auto sink = guarded<LogLine>(ex.get(), std::move(on_line));
     return std::make_unique<EngineStream>(
         std::move(ex), [decoder, sink](std::string_view d) { decoder->feed(d, *sink); },
         [decoder, sink] { decoder->finish(*sink); }, "logs " + id);
@@ -313,7 +322,7 @@ class EngineClient final : public DockerClient {
   std::unique_ptr<Stream> stream_stats(const std::string& id, std::function<void(const Json&)> on_stats) override {
     auto ex = open_stream("/containers/" + path_escape(id) + "/stats?stream=1");
     auto decoder = std::make_shared<JsonLinesDecoder>();
-    auto sink = std::make_shared<std::function<void(const Json&)>>(std::move(on_stats));
+    auto sink = guarded<Json>(ex.get(), std::move(on_stats));
     return std::make_unique<EngineStream>(
         std::move(ex), [decoder, sink](std::string_view d) { decoder->feed(d, *sink); },
         [decoder, sink] { decoder->finish(*sink); }, "stats " + id);

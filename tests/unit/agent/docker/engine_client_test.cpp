@@ -520,6 +520,29 @@ TEST(EngineStreams, DestroyingAStreamCancelsIt) {
   EXPECT_LT(std::chrono::steady_clock::now() - start, 1s);
 }
 
+TEST(EngineStreams, CancelRightAfterOpeningWhileDataFlows) {
+  FakeEngine fe;
+  fe.on([&](const FakeRequest&, FakeConn& c) {
+    c.write(chunked_head());
+    for (int i = 0; i < 200 && c.write(chunk("{\"n\":1}\n")); ++i) {
+    }
+    c.wait_client_close(5s);
+  });
+  auto client = make_engine_client(fe.socket_path(), 2s);
+  for (int i = 0; i < 30; ++i) {
+    std::atomic<int> n{0};
+    auto s = client->stream_events(Json::object(), [&](const Json&) { ++n; });
+    if (i % 3 == 1) std::this_thread::sleep_for(1ms);
+    s->cancel();
+    int seen = n.load();
+    EXPECT_TRUE(s->done());
+    EXPECT_EQ(s->error(), "");
+    std::this_thread::sleep_for(1ms);
+    EXPECT_EQ(n.load(), seen) << "no callback after cancel() returned";
+    s->cancel();  // twice is fine
+  }
+}
+
 TEST(EngineStreams, CancelFromInsideTheCallback) {
   FakeEngine fe;
   fe.on([&](const FakeRequest&, FakeConn& c) {
