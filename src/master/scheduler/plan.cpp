@@ -40,6 +40,7 @@ Plan plan(const std::vector<SchedulerNode>& nodes, const ServiceSpec& service,
     int k;
     MoveReason reason;
     std::string from;
+    std::string detail = {};
   };
   std::vector<Pending> pending;
   std::map<int, int> desired;
@@ -103,7 +104,7 @@ Plan plan(const std::vector<SchedulerNode>& nodes, const ServiceSpec& service,
       p.held.push_back({k, from, false, why});
       keep(k, x);
     } else {
-      pending.push_back({k, MoveReason::node_unfit, from});
+      pending.push_back({k, MoveReason::node_unfit, from, why});
     }
   }
 
@@ -113,7 +114,7 @@ Plan plan(const std::vector<SchedulerNode>& nodes, const ServiceSpec& service,
       int node = detail::select_node(e, *sel, pd.k, -1);
       sel->placed(node);
       desired[pd.k] = node;
-      p.moves.push_back({pd.k, pd.from, nodes[node].id, static_cast<std::size_t>(node), pd.reason});
+      p.moves.push_back({pd.k, pd.from, nodes[node].id, static_cast<std::size_t>(node), pd.reason, pd.detail});
     } catch (const Error& err) {
       p.unplaced.push_back({pd.k, pd.from, err});
     }

@@ -155,6 +155,7 @@ struct Move {
   std::string to_node;
   std::size_t to_index = 0;
   MoveReason reason = MoveReason::new_instance;
+  std::string detail;  // for node_unfit: why ("node n1 does not match affinity label==az=a")
 };
 
 // An instance left on an offline node within the grace period: moved at `until` if the node is

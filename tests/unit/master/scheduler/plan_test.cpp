@@ -227,6 +227,7 @@ TEST(Plan, UnfitNodeMovesAStatelessInstance) {
   ASSERT_EQ(p.moves.size(), 1u);
   EXPECT_EQ(p.moves[0].reason, MoveReason::node_unfit);
   EXPECT_EQ(std::string(to_string(p.moves[0].reason)), "node_unfit");
+  EXPECT_EQ(p.moves[0].detail, "node node-1 does not match affinity node!=node-1");
 }
 
 TEST(Plan, PortClashBetweenTwoInstancesMovesTheHigherNumber) {
