@@ -14,6 +14,8 @@ PACKAGES=(
   curl iproute2 procps ca-certificates jq
   # real components the platform drives (agent, overlay, load balancer)
   docker.io etcd-server haproxy
+  # the grid's private image registry; the e2e tests pull from a local one (DESIGN §1, §8)
+  docker-registry
   # the multi-node test bed builds its local busybox image from this (tests/testbed)
   busybox-static
 )

@@ -544,8 +544,19 @@ _tb_pub_down() {
     if [[ -e /run/netns/$ns ]]; then
       ip netns del "$ns" 2>/dev/null || { _tb_log "cannot delete netns $ns"; fail=1; }
     fi
-    if ip link show "$(_tb_veth "$i")" >/dev/null 2>&1; then
-      ip link del "$(_tb_veth "$i")" 2>/dev/null || { _tb_log "cannot delete veth $(_tb_veth "$i")"; fail=1; }
+    # Deleting the netns removes its end of the veth pair, and with it the host end, but the kernel
+    # does that asynchronously: the host veth may vanish between the check and the delete. Only a
+    # veth that is still there after a short wait counts as a failure.
+    local veth tries
+    veth=$(_tb_veth "$i")
+    for tries in 1 2 3 4 5 6 7 8 9 10; do
+      ip link show "$veth" >/dev/null 2>&1 || break
+      ip link del "$veth" 2>/dev/null && break
+      sleep 0.2
+    done
+    if ip link show "$veth" >/dev/null 2>&1; then
+      _tb_log "cannot delete veth $veth"
+      fail=1
     fi
   done
   if ip link show "$_TB_BR" >/dev/null 2>&1; then
