@@ -26,6 +26,7 @@
 #include <iostream>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <random>
 #include <string>
@@ -769,7 +770,7 @@ NodeCounts poll_nodes(const Api& api) {
 struct RunResult {
   std::size_t agents = 0;
   double t_open_all = -1, t_answered_all = -1, t_api_online = -1, t_closed_all = -1, t_api_offline = -1;
-  uint64_t open_max = 0, updated = 0, answered = 0, failed = 0, dropped = 0, retried = 0, dropped_steady = 0;
+  uint64_t open_at_rss = 0, open_max = 0, updated = 0, answered = 0, failed = 0, dropped = 0, retried = 0, dropped_steady = 0;
   std::size_t api_online = 0, api_total = 0, api_polls = 0;
   double api_poll_ms_max = 0;
   Percentiles handshake, update_rtt, rtt;
@@ -784,6 +785,20 @@ struct RunResult {
   std::map<std::string, uint64_t> requests, notifications, errors, close_codes;
   std::string server_version, server_connected_at;
 };
+
+// Error kinds: digits replaced by '#', so that messages with times, ports and node numbers count
+// as one kind.
+std::string error_kind(const std::string& what) {
+  std::string out;
+  for (char c : what) {
+    if (c >= '0' && c <= '9') {
+      if (out.empty() || out.back() != '#') out += '#';
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
 
 template <class T>
 void merge_counts(std::map<std::string, T>& into, const std::map<std::string, T>& from) {
@@ -834,9 +849,42 @@ RunResult run_agents(const Options& opt, const tcp::endpoint& endpoint, const st
   const auto t0 = Clock::now();
   for (auto& w : workers) asio::post(w->ioc, [wp = w.get()] { wp->start_more(); });
   const auto connect_deadline = t0 + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(opt.connect_timeout));
-  auto next_poll = t0;
+  // The API poller has its own thread: a slow poll must not delay the other measurements.
+  struct PollState {
+    std::mutex mu;
+    std::size_t online = 0, total = 0, polls = 0;
+    double slowest_ms = 0, t_all_online = -1;
+    bool stop = false;
+  } poll;
+  std::thread poller;
+  if (api) {
+    poller = std::thread([&] {
+      for (;;) {
+        {
+          std::lock_guard lock(poll.mu);
+          if (poll.stop) return;
+        }
+        auto c = poll_nodes(*api);
+        auto done = Clock::now();
+        {
+          std::lock_guard lock(poll.mu);
+          ++poll.polls;
+          poll.slowest_ms = std::max(poll.slowest_ms, c.request_ms);
+          if (c.ok) {
+            poll.online = c.online;
+            poll.total = c.total;
+            if (c.online >= opt.agents) {
+              poll.t_all_online = seconds_between(t0, done);
+              return;
+            }
+          }
+        }
+        std::this_thread::sleep_for(std::chrono::duration<double>(opt.poll_interval));
+      }
+    });
+  }
   auto next_progress = t0 + std::chrono::seconds(5);
-  bool answered_all = false, api_online = api == nullptr;
+  bool answered_all = false;
   while (Clock::now() < connect_deadline) {
     auto now = Clock::now();
     r.open_max = std::max<uint64_t>(r.open_max, shared.open);
@@ -847,27 +895,35 @@ RunResult run_agents(const Options& opt, const tcp::endpoint& endpoint, const st
       if (shared.failed == 0) r.t_answered_all = seconds_between(t0, now);
       if (r.t_open_all < 0 && shared.failed == 0) r.t_open_all = r.t_answered_all;
     }
-    if (!api_online && now >= next_poll) {
-      auto c = poll_nodes(*api);
-      ++r.api_polls;
-      r.api_poll_ms_max = std::max(r.api_poll_ms_max, c.request_ms);
-      r.api_online = c.online;
-      r.api_total = c.total;
-      if (c.ok && c.online >= opt.agents) {
-        api_online = true;
-        r.t_api_online = seconds_between(t0, Clock::now());
-      }
-      next_poll = Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(opt.poll_interval));
+    std::size_t api_online = 0, api_total = 0;
+    bool api_done = true;
+    if (api) {
+      std::lock_guard lock(poll.mu);
+      api_online = poll.online;
+      api_total = poll.total;
+      api_done = poll.t_all_online >= 0 || poll.online + shared.failed >= opt.agents;
     }
-    if (answered_all && (api_online || (api && r.api_online + shared.failed >= opt.agents))) break;
+    if (answered_all && api_done) break;
     if (now >= next_progress) {
       std::cout << "  " << fmt("%.0f", seconds_between(t0, now)) << " s: open " << shared.open << ", /nodes/update answered "
                 << shared.answered << ", failed " << shared.failed << ", retries " << shared.retried;
-      if (api) std::cout << ", API online " << r.api_online << "/" << r.api_total;
+      if (api) std::cout << ", API online " << api_online << "/" << api_total;
       std::cout << "\n" << std::flush;
       next_progress = now + std::chrono::seconds(5);
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  if (api) {
+    {
+      std::lock_guard lock(poll.mu);
+      poll.stop = true;
+    }
+    poller.join();
+    r.api_online = poll.online;
+    r.api_total = poll.total;
+    r.api_polls = poll.polls;
+    r.api_poll_ms_max = poll.slowest_ms;
+    r.t_api_online = poll.t_all_online;
   }
   r.failed = shared.failed;
   r.retried = shared.retried;
@@ -877,6 +933,7 @@ RunResult run_agents(const Options& opt, const tcp::endpoint& endpoint, const st
   // ---- phase 2: all connected; memory, then pings at a steady rate
   std::this_thread::sleep_for(std::chrono::duration<double>(opt.settle));
   if (server_pid > 0) r.server_connected = read_memory(server_pid);
+  r.open_at_rss = shared.open;
   uint64_t dropped_before = shared.dropped;
   on_each_worker(workers, [](Worker& w) { w.steady = true; });
   double cpu0 = server_cpu ? server_cpu() : -1;
@@ -943,7 +1000,7 @@ RunResult run_agents(const Options& opt, const tcp::endpoint& endpoint, const st
     r.master_pings_steady += w.master_pings_steady;
     merge_counts(r.requests, w.requests);
     merge_counts(r.notifications, w.notifications);
-    merge_counts(r.errors, w.errors);
+    for (auto& [k, v] : w.errors) r.errors[error_kind(k)] += v;
     merge_counts(r.close_codes, w.close_codes);
     if (r.server_version.empty()) {
       r.server_version = w.server_version;
@@ -996,7 +1053,7 @@ void print_run(const RunResult& r, const Options& opt, bool master) {
             << "  /nodes/update round trip: p50 " << ms(r.update_rtt.p50) << ", p99 " << ms(r.update_rtt.p99) << ", max "
             << ms(r.update_rtt.max) << "\n";
   if (master && r.server_connected.rss_mb >= 0)
-    std::cout << "  master RSS with all connected: " << fmt("%.1f", r.server_connected.rss_mb) << " MB (peak "
+    std::cout << "  master RSS with " << r.open_at_rss << " connected: " << fmt("%.1f", r.server_connected.rss_mb) << " MB (peak "
               << fmt("%.1f", r.server_connected.hwm_mb) << " MB); after the steady phase "
               << fmt("%.1f", r.server_after.rss_mb) << " MB (peak " << fmt("%.1f", r.server_after.hwm_mb) << " MB)\n";
   std::cout << "  steady phase " << fmt("%.1f", r.steady_seconds) << " s, WebSocket pings at "
@@ -1236,7 +1293,7 @@ int main(int argc, char** argv) {
   // ---- summary: name (36 columns), value (10), unit (6), target, verdict, details
   double per_node_kb = -1;
   if (idle.rss_mb >= 0 && m.server_connected.rss_mb >= 0)
-    per_node_kb = (m.server_connected.rss_mb - idle.rss_mb) * 1024.0 / static_cast<double>(opt.agents);
+    per_node_kb = (m.server_connected.rss_mb - idle.rss_mb) * 1024.0 / static_cast<double>(std::max<uint64_t>(1, m.open_at_rss));
   bool all_online = m.t_api_online >= 0 && m.failed == 0;
   auto line = [](const std::string& name, const char* f, double v, const std::string& unit) {
     char head[40];
@@ -1260,7 +1317,7 @@ int main(int argc, char** argv) {
   if (per_node_kb >= 0) {
     line("master RSS idle", "%10.1f", idle.rss_mb, "MB");
     std::cout << "\n";
-    line("master RSS, " + std::to_string(opt.agents) + " connected", "%10.1f", m.server_connected.rss_mb, "MB");
+    line("master RSS, " + std::to_string(m.open_at_rss) + " connected", "%10.1f", m.server_connected.rss_mb, "MB");
     std::cout << "\n";
     line("master RSS per connected node", "%10.1f", per_node_kb, "KB");
     std::cout << "target < 64 KB     " << pass(per_node_kb < 64) << "\n";
@@ -1280,8 +1337,17 @@ int main(int argc, char** argv) {
     if (have_base && base.server_cpu >= 0) std::cout << "; baseline server " << fmt("%.2f", base.server_cpu) << " s";
     std::cout << "\n";
   }
-  line("master ping cadence, per agent", "%10.1f", m.master_ping_every, "s");
-  std::cout << (m.master_ping_every < 0 ? "no master ping seen" : "") << "\n";
+  // The median interval needs agents that saw two pings; otherwise connected agent-seconds per
+  // ping (too long when the run is not much longer than the master's ping interval).
+  if (m.master_ping_interval > 0) {
+    line("master ping interval, per agent", "%10.1f", m.master_ping_interval, "s");
+    std::cout << "median over agents with 2 or more pings\n";
+  } else {
+    line("master ping interval, per agent", "%10.1f", m.master_ping_every, "s");
+    std::cout << (m.master_ping_every < 0 ? "no master ping seen" : "upper bound: connected agent-seconds per ping") << "\n";
+  }
+  line("master pings in the steady phase", "%10.1f", static_cast<double>(m.master_pings_steady) / m.steady_seconds, "/s");
+  std::cout << "\n";
   line("agents dropped / failed to join", "%10.0f", static_cast<double>(m.dropped), "");
   std::cout << "/ " << m.failed << "\n";
   if (!alive) {
