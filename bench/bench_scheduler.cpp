@@ -170,6 +170,49 @@ int main(int argc, char** argv) {
     std::printf("\n[ha redeploy] %d instances with their current nodes: %s placements/s, %d stayed on their node\n",
                 o.instances, rate(o.instances, t_re).c_str(), stayed);
 
+    // 2b. many services: the per-call filter precomputation amortized over fewer instances.
+    {
+      const int services = 100;
+      const int each = std::max(1, o.instances / services);
+      Rng rm(o.seed);
+      double t_many = seconds([&] {
+        for (int i = 0; i < services; ++i) {
+          auto si = ha_service(each);
+          si.name = "svc" + std::to_string(i);
+          schedule(ns, si, {}, rm);
+        }
+      });
+      std::printf("\n[ha + affinity, %d services x %d instances] %s placements/s\n", services, each,
+                  rate(static_cast<double>(services) * each, t_many).c_str());
+    }
+
+    // 2c. a node port: at most one instance per node (the service's own instances exclude nodes).
+    {
+      auto sp = ha_service(std::min(o.instances, o.nodes * 8 / 10));
+      sp.name = "api";
+      sp.ports = {{8080, 8080, "tcp"}};
+      Placement pp;
+      Rng rp(o.seed);
+      double t_port = seconds([&] { pp = schedule(ns, sp, {}, rp); });
+      std::printf("\n[ha + affinity + node port 8080] %d instances, one per node: %s placements/s\n", sp.instances,
+                  rate(sp.instances, t_port).c_str());
+    }
+
+    // 2d. half the nodes without the memory a new instance asks for (they never get one).
+    {
+      auto big = ha_service(o.instances);
+      big.name = "big";
+      big.memory = 40 * GiB;
+      int fit = 0;
+      for (const auto& n : ns)
+        fit += n.labels[1] != "disk=hdd" && n.mem_total - (n.mem_used - n.mem_cached - n.mem_buffers) >= *big.memory;
+      Placement bp;
+      Rng rb(o.seed);
+      double t_big = seconds([&] { bp = schedule(ns, big, {}, rb); });
+      std::printf("\n[ha + affinity, memory 40 GiB: %d of the eligible nodes fit] %d instances: %s placements/s\n", fit,
+                  o.instances, rate(o.instances, t_big).c_str());
+    }
+
     // 3. daemon: instances per node x nodes.
     ServiceSpec d;
     d.stack = "bench";

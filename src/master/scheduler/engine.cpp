@@ -253,7 +253,7 @@ Engine::Engine(const std::vector<SchedulerNode>& nodes_, const ServiceSpec& svc_
     zone[i] = it->second;
     if (nd.has_memory_stats && nd.mem_total > 0)
       memrank[i] = static_cast<double>(nd.mem_used) / static_cast<double>(nd.mem_total);
-    by_id.emplace(nd.id, i);
+    if (!current.empty()) by_id.emplace(nd.id, i);
   }
   zone_count = static_cast<int>(zones.size());
 
@@ -264,6 +264,7 @@ Engine::Engine(const std::vector<SchedulerNode>& nodes_, const ServiceSpec& svc_
   }
 
   mem_required = svc.memory ? *svc.memory : svc.memory_swap ? *svc.memory_swap : 256LL * 1024 * 1024;
+  const bool needs_deps = !svc.volumes_from.empty() || svc.net.rfind("container:", 0) == 0;
   mem_ok.assign(n, 0);
   cpu_ok.assign(n, 0);
   port_free.assign(n, 1);
@@ -285,6 +286,7 @@ Engine::Engine(const std::vector<SchedulerNode>& nodes_, const ServiceSpec& svc_
       }
     }
     for (const auto& inst : nd.instances) {
+      if (!needs_deps) break;
       auto slash = inst.service.find('/');
       if (slash == std::string::npos || inst.service.compare(0, slash, stack) != 0 || slash != stack.size()) continue;
       dep_index[inst.service.substr(slash + 1) + "-" + std::to_string(inst.instance_number)].push_back(i);
@@ -495,25 +497,40 @@ namespace {
 // random priority. Kept as one ordered set per zone plus the zones ordered by load.
 class HaSelector final : public Selector {
  public:
-  HaSelector(Engine& e) : e_(e), zones_(e.zone_count), load_(e.zone_count, 0) {
+  // Nodes short of memory for a new instance sit in a second set per zone (tier 1), which only
+  // instances exempt from the memory filter look at: new instances never wade through them.
+  HaSelector(Engine& e) : e_(e), zones_(2 * static_cast<std::size_t>(e.zone_count)), load_(e.zone_count, 0) {
+    std::vector<std::uint8_t> any(e.zone_count, 0);
+    std::vector<Key> keys;
+    keys.reserve(e.n);
     for (int i = 0; i < e.n; ++i)
       if (e.cand[i]) {
-        zones_[e.zone[i]].insert(key(i));
+        keys.push_back(key(i));
         load_[e.zone[i]] += e.counter[i];
+        any[e.zone[i]] = 1;
       }
+    std::sort(keys.begin(), keys.end());  // then each insert is at the end: amortized O(1)
+    for (const auto& k : keys) {
+      auto& set = set_of(k.idx);
+      set.insert(set.end(), k);
+    }
     for (int z = 0; z < e.zone_count; ++z)
-      if (!zones_[z].empty()) order_.insert({load_[z], z});
+      if (any[z]) order_.insert({load_[z], z});
   }
 
   int pick(int k, int sticky, const std::function<bool(int)>& ok) override {
-    (void)k;
     int best = -1;
     std::vector<std::pair<Set::const_iterator, Set::const_iterator>> cur;
+    const int tiers = e_.memory_exempt(k) ? 2 : 1;
     for (auto it = order_.begin(); it != order_.end() && best < 0;) {
       long load = it->first;
       cur.clear();
       auto jt = it;
-      for (; jt != order_.end() && jt->first == load; ++jt) cur.push_back({zones_[jt->second].begin(), zones_[jt->second].end()});
+      for (; jt != order_.end() && jt->first == load; ++jt)
+        for (int t = 0; t < tiers; ++t) {
+          const auto& set = zones_[2 * static_cast<std::size_t>(jt->second) + t];
+          if (!set.empty()) cur.push_back({set.begin(), set.end()});
+        }
       for (;;) {
         int mi = -1;
         for (int c = 0; c < static_cast<int>(cur.size()); ++c)
@@ -547,11 +564,11 @@ class HaSelector final : public Selector {
       return;
     }
     int z = e_.zone[node];
-    zones_[z].erase(key(node));
+    set_of(node).erase(key(node));
     order_.erase({load_[z], z});
     ++e_.counter[node];
     ++load_[z];
-    zones_[z].insert(key(node));
+    set_of(node).insert(key(node));
     order_.insert({load_[z], z});
   }
 
@@ -567,6 +584,7 @@ class HaSelector final : public Selector {
   };
   using Set = std::set<Key>;
   Key key(int i) const { return {e_.counter[i], e_.ha_rank(i, -1), e_.perm[i], i}; }
+  Set& set_of(int i) { return zones_[2 * static_cast<std::size_t>(e_.zone[i]) + (e_.mem_ok[i] ? 0 : 1)]; }
   std::tuple<long, int, double, std::uint64_t, int> full(int i, int sticky) const {
     long load = e_.cand[i] ? load_[e_.zone[i]] : 0;
     return {load, e_.counter[i], e_.ha_rank(i, sticky), e_.perm[i], i};
@@ -583,16 +601,21 @@ class DaemonSelector final : public Selector {
  public:
   DaemonSelector(Engine& e) : e_(e) {
     for (int i = 0; i < e.n; ++i)
-      if (e.cand[i]) set_.insert(key(i));
+      if (e.cand[i]) set_of(i).insert(key(i));
   }
   int pick(int k, int sticky, const std::function<bool(int)>& ok) override {
-    (void)k;
     int best = -1;
-    for (const auto& key : set_)
+    for (const auto& key : sets_[0])
       if (ok(key.idx)) {
         best = key.idx;
         break;
       }
+    if (e_.memory_exempt(k))  // nodes short of memory: only for instances that exist already
+      for (const auto& key : sets_[1])
+        if (ok(key.idx)) {
+          if (best < 0 || full(key.idx, -1) < full(best, -1)) best = key.idx;
+          break;
+        }
     if (sticky >= 0 && e_.cand[sticky] && ok(sticky) && (best < 0 || full(sticky, sticky) < full(best, sticky)))
       best = sticky;
     return best;
@@ -605,9 +628,9 @@ class DaemonSelector final : public Selector {
     return best;
   }
   void placed(int node) override {
-    if (e_.cand[node]) set_.erase(key(node));
+    if (e_.cand[node]) set_of(node).erase(key(node));
     ++e_.counter[node];
-    if (e_.cand[node]) set_.insert(key(node));
+    if (e_.cand[node]) set_of(node).insert(key(node));
   }
 
  private:
@@ -621,8 +644,9 @@ class DaemonSelector final : public Selector {
   std::tuple<long, int, int> full(int i, int sticky) const {
     return {e_.daemon_primary(i, sticky), e_.nodes[i].node_number, i};
   }
+  std::set<Key>& set_of(int i) { return sets_[e_.mem_ok[i] ? 0 : 1]; }
   Engine& e_;
-  std::set<Key> set_;
+  std::set<Key> sets_[2];
 };
 
 // random: the instance's node when it still fits, else a uniform draw among the fitting nodes.
@@ -630,20 +654,22 @@ class RandomSelector final : public Selector {
  public:
   RandomSelector(Engine& e, Rng& rng) : e_(e), rng_(rng) {
     for (int i = 0; i < e.n; ++i)
-      if (e.cand[i]) list_.push_back(i);
+      if (e.cand[i]) (e.mem_ok[i] ? list_ : low_).push_back(i);
   }
   int pick(int k, int sticky, const std::function<bool(int)>& ok) override {
-    (void)k;
     if (sticky >= 0 && e_.cand[sticky] && ok(sticky)) return sticky;
-    if (list_.empty()) return -1;
+    // New instances draw among the nodes with memory enough; existing ones among all.
+    const std::size_t size = list_.size() + (e_.memory_exempt(k) ? low_.size() : 0);
+    auto at = [&](std::size_t i) { return i < list_.size() ? list_[i] : low_[i - list_.size()]; };
+    if (size == 0) return -1;
     // Rejection sampling keeps the draw uniform over the fitting nodes without a pass over all.
     for (int t = 0; t < 32; ++t) {
-      int i = list_[uniform(rng_, list_.size())];
+      int i = at(uniform(rng_, size));
       if (ok(i)) return i;
     }
     std::vector<int> fit;
-    for (int i : list_)
-      if (ok(i)) fit.push_back(i);
+    for (std::size_t i = 0; i < size; ++i)
+      if (ok(at(i))) fit.push_back(at(i));
     return fit.empty() ? -1 : fit[uniform(rng_, fit.size())];
   }
   int pick_from(const std::vector<int>& list, int k, int sticky) override {
@@ -657,7 +683,7 @@ class RandomSelector final : public Selector {
  private:
   Engine& e_;
   Rng& rng_;
-  std::vector<int> list_;
+  std::vector<int> list_, low_;
 };
 
 }  // namespace
