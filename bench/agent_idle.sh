@@ -79,6 +79,7 @@ trap 'exit 130' INT TERM
 # --- /proc helpers
 rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
 hwm_kb() { awk '/^VmHWM:/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
+status_mb() { awk -v k="$2:" '$1 == k { printf "%.1f", $2 / 1024 }' "/proc/$1/status" 2>/dev/null; }  # PID FIELD
 threads() { awk '/^Threads:/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
 # CPU time of all threads of PID in nanoseconds (first field of schedstat: time on a CPU). Finer
 # than utime/stime (clock ticks), which an idle agent hardly moves in 30 s.
@@ -108,7 +109,7 @@ CONTAINERD_PID=$(pgrep -P "$DOCKERD_PID" -x containerd | head -n 1 || true)
 echo "test bed $TESTBED_NAME up in $(awk -v a="$t" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }') s: node 1 $NODE_IP, gateway $GW, dockerd PID $DOCKERD_PID, containerd PID ${CONTAINERD_PID:-?}"
 echo
 
-declare -A RSS_AVG HWM CPU_PCT CPU_US_S THREADS
+declare -A RSS_AVG HWM CPU_PCT CPU_US_S THREADS ANON FILE
 RUN=0
 for interval in $INTERVALS; do
   RUN=$((RUN + 1))
@@ -129,7 +130,7 @@ for interval in $INTERVALS; do
   [[ -n $GRID_TOKEN && $GRID_TOKEN != null ]] || { echo "agent_idle.sh: grid create failed" >&2; exit 1; }
 
   testbed_run_in_node 1 "$AGENT_BIN" --master "ws://$GW:$PORT" --grid-token "$GRID_TOKEN" \
-    --ping-interval "$interval" --private-ip "$NODE_IP" --log-level info >>"$TMP/testbed.log"
+    --ping-interval "$interval" --private-ip "$NODE_IP" --log-level info >>"$TMP/testbed.log" 2>&1
   AGENT_PID=$TESTBED_LAST_PID
   AGENT_LOG=$TESTBED_LAST_LOG
   t0=$(date +%s.%N)
@@ -166,9 +167,11 @@ for interval in $INTERVALS; do
   RSS_AVG[$interval]=$avg
   HWM[$interval]=$(hwm_kb "$AGENT_PID")
   THREADS[$interval]=$(threads "$AGENT_PID")
+  ANON[$interval]=$(status_mb "$AGENT_PID" RssAnon)
+  FILE[$interval]=$(status_mb "$AGENT_PID" RssFile)
   CPU_PCT[$interval]=$(awk -v c=$((c1 - c0)) -v w=$wall_ns 'BEGIN { printf "%.3f", c / w * 100 }')
   CPU_US_S[$interval]=$(awk -v c=$((c1 - c0)) -v w=$wall_ns 'BEGIN { printf "%.1f", c / 1000 / (w / 1e9) }')
-  echo "  agent (PID $AGENT_PID, ${THREADS[$interval]} threads): RSS avg $(mb "$avg") MB, min $(mb "$min") MB, max $(mb "$max") MB; peak (VmHWM) $(mb "${HWM[$interval]}") MB"
+  echo "  agent (PID $AGENT_PID, ${THREADS[$interval]} threads): RSS avg $(mb "$avg") MB, min $(mb "$min") MB, max $(mb "$max") MB; peak (VmHWM) $(mb "${HWM[$interval]}") MB; now RssAnon ${ANON[$interval]} MB (heap, stacks) + RssFile ${FILE[$interval]} MB (binary, shared libraries)"
   echo "  agent CPU: $(awk -v c=$((c1 - c0)) 'BEGIN { printf "%.1f", c / 1e6 }') ms in $(awk -v w=$wall_ns 'BEGIN { printf "%.1f", w / 1e9 }') s = ${CPU_PCT[$interval]}% of one core (${CPU_US_S[$interval]} us per second)"
   echo "  meanwhile: master CPU $(awk -v c=$((m1 - m0)) 'BEGIN { printf "%.1f", c / 1e6 }') ms, RSS $(mb "$(rss_kb "$SERVER_PID")") MB; dockerd CPU $(awk -v c=$((d1 - d0)) 'BEGIN { printf "%.1f", c / 1e6 }') ms (the agent's Docker calls)"
   echo "  agent log: $(wc -l <"$AGENT_LOG") lines, last: $(tail -n 1 "$AGENT_LOG" | cut -c1-160)"
