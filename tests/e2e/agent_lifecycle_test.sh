@@ -51,22 +51,22 @@ assert_eq 1 "$(node_field pre-1 .node_number)"
 agent_start 2 --grid-token "not-the-grid-token-0123456789"
 agent_wait_exit 2 20
 assert_eq 3 "${AGENT_EXIT[2]}" "agent exit status after close 4001"
-assert_match "$(_e2e_agent_last_log 2)" '4001' "the agent's log names close code 4001"
-e2e_log "node 2 agent said: $(_e2e_agent_last_log 2 | grep -E '4001' | tail -n 1)"
+assert_match "$(agent_last_log 2)" '4001' "the agent's log names close code 4001"
+e2e_log "node 2 agent said: $(agent_last_log 2 | grep -E '4001' | tail -n 1)"
 assert_eq pre-1 "$(node_names)" "a wrong grid token created no node"
 
 # --- a wrong node token: close 4002, exit 3 -------------------------------------------------------
 agent_start -e KONTENA_NODE_TOKEN=no-such-node-token-0123456789 2
 agent_wait_exit 2 20
 assert_eq 3 "${AGENT_EXIT[2]}" "agent exit status after close 4002"
-assert_match "$(_e2e_agent_last_log 2)" '4002' "the agent's log names close code 4002"
+assert_match "$(agent_last_log 2)" '4002' "the agent's log names close code 4002"
 assert_eq pre-1 "$(node_names)" "a wrong node token created no node"
 
 # --- pre-1's token from another engine: the token is bound already (4003), exit 3 ---------------
 agent_start 3 --node-token "$NODE_TOKEN"
 agent_wait_exit 3 20
 assert_eq 3 "${AGENT_EXIT[3]}" "agent exit status after close 4003"
-assert_match "$(_e2e_agent_last_log 3)" '4003' "the agent's log names close code 4003"
+assert_match "$(agent_last_log 3)" '4003' "the agent's log names close code 4003"
 assert_eq "${ENGINE_ID[1]}" "$(node_field pre-1 .node_id)" "pre-1 stays bound to node 1"
 assert_eq online "$(node_status pre-1)" "pre-1 stays online"
 
@@ -86,7 +86,7 @@ t0=$(e2e_now)
 agent_wait_exit 3 15
 timing "node rm -> agent exited" "$(e2e_since "$t0")"
 assert_eq 3 "${AGENT_EXIT[3]}" "agent exit status after close 4040"
-assert_match "$(_e2e_agent_last_log 3)" '4040' "the agent's log names close code 4040"
+assert_match "$(agent_last_log 3)" '4040' "the agent's log names close code 4040"
 assert_ok kontena node ls -q
 assert_not_contains "$STDOUT" "${NODE[3]}" "the removed node is gone from node ls"
 assert_eq "$(printf '%s\n' pre-1 "${NODE[2]}" | sort)" "$(node_names)"
@@ -124,7 +124,7 @@ agent_running 2 || fail "agent 2 exited during the partition" "$(agent_log 2 | t
 assert_ok kontena node reset-token --reset-connection pre-1
 agent_wait_exit 1 20
 assert_eq 3 "${AGENT_EXIT[1]}" "agent exit status after its node token was reset"
-assert_match "$(_e2e_agent_last_log 1)" '4031' "the agent's log names close code 4031"
-assert_match "$(_e2e_agent_last_log 1)" '4002' "the agent's log names close code 4002 (old token)"
+assert_match "$(agent_last_log 1)" '4031' "the agent's log names close code 4031"
+assert_match "$(agent_last_log 1)" '4002' "the agent's log names close code 4002 (old token)"
 wait_node_status pre-1 offline 10
 assert_eq online "$(node_status "${NODE[2]}")"

@@ -128,7 +128,7 @@ assert_le "$WAITED" "$(awk -v i="$E2E_PING_INTERVAL" -v t="$E2E_PING_TIMEOUT" -v
 assert_match "$(cat "$E2E_SERVER_LOG")" "ping timeout[^"$'\n'"]*node=${NODE[3]}" "the master logs the ping timeout of node 3"
 agent_kill 3 CONT
 wait_node_status "${NODE[3]}" online 30
-assert_match "$(_e2e_agent_last_log 3)" '4030' "the resumed agent logs close code 4030 and reconnects"
+assert_match "$(agent_last_log 3)" '4030' "the resumed agent logs close code 4030 and reconnects"
 timing "resumed agent -> online again" "$WAITED"
 assert_eq "${NUM[3]}" "$(node_field "${NODE[3]}" .node_number)" "same node number after the ping timeout"
 agent_running 3 || fail "the resumed agent exited" "$(agent_log 3 | tail -n 30)"

@@ -36,7 +36,7 @@ NODE1=$(testbed_netns 1)
 # --- verification on, no CA: a TLS error, no node ----------------------------------------------
 agent_start 1 --grid-token "$TOKEN"
 wait_agent_log 1 15 'certificate|verify failed|self.signed|local issuer'
-e2e_log "the agent said: $(_e2e_agent_last_log 1 | grep -v '^=====' | grep -iE 'certificate|verify' | head -n 1)"
+e2e_log "the agent said: $(agent_last_log 1 | grep -iE 'certificate|verify' | head -n 1)"
 sleep 2 # it may retry: still no node
 assert_eq "" "$(node_names)" "an agent that does not trust the master created no node"
 if agent_running 1; then

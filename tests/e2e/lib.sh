@@ -572,16 +572,16 @@ agent_log() { cat "$E2E_TMP/agent-n$1.log" 2>/dev/null || true; }
 wait_agent_log() {
   local i=$1 secs=$2 re=$3 k
   for ((k = 0; k < secs * 10; k++)); do
-    _e2e_agent_last_log "$i" | grep -v '^===== ' | grep -qiE -- "$re" && return 0
+    agent_last_log "$i" | grep -qiE -- "$re" && return 0
     sleep 0.1
   done
   fail "wait_agent_log: no line matching /$re/ in the log of node $i's agent within ${secs}s" \
-    "$(_e2e_agent_last_log "$i" | tail -n 30)"
+    "$(agent_last_log "$i" | tail -n 30)"
 }
 
-# _e2e_agent_last_log I: node I's agent log since its last start.
-_e2e_agent_last_log() {
-  awk '/^===== / { buf = "" } { buf = buf $0 "\n" } END { printf "%s", buf }' "$E2E_TMP/agent-n$1.log" 2>/dev/null
+# agent_last_log I: what node I's agent logged since its last start (without the ===== header).
+agent_last_log() {
+  awk '/^===== / { buf = ""; next } { buf = buf $0 "\n" } END { printf "%s", buf }' "$E2E_TMP/agent-n$1.log" 2>/dev/null
 }
 
 # grid_token GRID: prints the grid's token (GET /v1/grids/GRID as admin).
