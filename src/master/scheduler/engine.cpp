@@ -338,8 +338,12 @@ void Engine::draw_perm(Rng& rng) {
 
 int Engine::instance_count_for(const std::vector<std::uint8_t>& mask) const {
   if (svc.strategy != Strategy::daemon) return std::max(0, svc.instances);
+  // Fitting nodes: a new instance needs the memory; a node running one already counts anyway.
+  std::vector<std::uint8_t> hosts(n, 0);
+  for (const auto& [k, node] : current_node)
+    if (node >= 0) hosts[node] = 1;
   int c = 0;
-  for (int i = 0; i < n; ++i) c += mask[i] ? 1 : 0;
+  for (int i = 0; i < n; ++i) c += mask[i] && (mem_ok[i] || hosts[i]) ? 1 : 0;
   return std::max(0, svc.instances) * c;
 }
 
