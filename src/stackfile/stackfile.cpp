@@ -199,12 +199,14 @@ class Loader {
   Reporter reporter(const std::string& file) { return Reporter{file, &errors_, &warnings_}; }
 
   std::string fetch(const std::string& origin) {
+    if (!in_.local_files && !is_url(origin)) fail(ErrorKind::invalid, "cannot read " + origin + ": reading local files is disabled here");
     return read_source(origin, in_.fetcher);
   }
 
   // Steps 1-5 of the pipeline for one file. Returns a doc whose root is valid when no error was
   // added.
-  std::unique_ptr<Doc> prepare(LoadInput input, bool main) {
+  // inherited: the values of the file that extends this one (usable here unless redeclared).
+  std::unique_ptr<Doc> prepare(LoadInput input, bool main, const std::map<std::string, json>* inherited = nullptr) {
     auto doc = std::make_unique<Doc>();
     doc->input = std::move(input);
     const LoadInput& in = doc->input;
@@ -249,6 +251,12 @@ class Loader {
     }
     std::map<std::string, json> builtins{{"GRID", grid}, {"STACK", name}, {"PLATFORM", platform}};
     if (!in.parent_stack.empty()) builtins["PARENT_STACK"] = in.parent_stack;
+    if (inherited) {
+      const YNode* own = iroot->is_map() ? iroot->find("variables") : nullptr;
+      for (const auto& [k, v] : *inherited) {
+        if (!(own && own->is_map() && own->find(k)) && !builtins.count(k)) builtins[k] = v;
+      }
+    }
     if (const YNode* deps = iroot->find("depends"); deps && deps->is_map()) {
       for (const auto& [alias, d] : deps->entries) builtins[alias] = name + "-" + alias;
     }
@@ -303,9 +311,12 @@ class Loader {
     }
     std::string origin = doc->origin;
     Fetcher* fetcher = in_.fetcher;
-    doc->ctx.read_file = [origin, fetcher](const std::string& name) -> std::optional<std::string> {
+    bool local = in_.local_files;
+    doc->ctx.read_file = [origin, fetcher, local](const std::string& name) -> std::optional<std::string> {
       try {
-        return read_source(relative_to(origin, name), fetcher);
+        std::string path = relative_to(origin, name);
+        if (!local && !is_url(path)) return std::nullopt;
+        return read_source(path, fetcher);
       } catch (const std::exception&) {
         return std::nullopt;
       }
@@ -413,11 +424,13 @@ class Loader {
     in.text.clear();
     in.origin = origin;
     in.values.clear();
-    in.values_from = from.vars ? from.vars->user_values() : json::object();
+    in.values_from = from.vars ? from.vars->user_values() : json::object();  // answers for its own variables
     in.require_stack_key = false;
     in.run_setters = false;
     std::size_t before = errors_.size();
-    auto doc = prepare(in, false);
+    std::map<std::string, json> inherited;
+    if (from.vars) inherited = from.vars->values();
+    auto doc = prepare(in, false, &inherited);
     if (errors_.size() != before) {
       docs_[origin] = nullptr;
       return nullptr;
@@ -626,7 +639,9 @@ class Loader {
         out["services"].push_back(svc);
       }
     }
-    if (out["services"].empty() && out["volumes"].empty() && in_.require_stack_key) {
+    bool any_defined = (services && !services->entries.empty());
+    if (const YNode* vols = root.find("volumes"); vols && vols->is_map() && !vols->entries.empty()) any_defined = true;
+    if (!any_defined && in_.require_stack_key) {
       rep.error(root.line, "", "the stack does not list any services or volumes");
     }
     if (const YNode* e = root.find("expose"); e && !e->is_null()) {

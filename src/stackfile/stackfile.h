@@ -91,6 +91,8 @@ struct LoadInput {
   std::optional<std::uint64_t> random_seed;   // deterministic random_* resolvers (tests)
   bool run_setters = true;  // false: do not write `to: vault` setters (validate / dry run)
   bool require_stack_key = true;  // false for files loaded only to extend a service
+  // false: never read local files (extends/env_file/`from: file`); only the text and the fetcher.
+  bool local_files = true;
 };
 
 struct LoadedStack {

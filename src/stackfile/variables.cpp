@@ -4,7 +4,6 @@
 #include <climits>
 #include <cmath>
 #include <fstream>
-#include <sstream>
 
 #include "stackfile/liquid.h"
 #include "stackfile/util.h"
@@ -358,17 +357,23 @@ std::optional<json> Variables::run_resolver(Def& d, const std::string& resolver,
   if (resolver == "file") {
     std::string file = h.is_object() ? util::to_s(h.value("path", json(""))) : hint_string();
     bool ignore = h.is_object() && h.value("ignore_errors", false);
+    if (!input_.local_files) {
+      if (!ignore) rep_.error(line, path, "reading local files is disabled here");
+      return std::nullopt;
+    }
     std::ifstream f(file, std::ios::binary);
     if (file.empty() || !f) {
       if (!ignore) rep_.error(line, path, "cannot read the file \"" + file + "\"");
       return std::nullopt;
     }
-    std::ostringstream ss;
-    ss << f.rdbuf();
-    std::string s = ss.str();
-    if (s.size() > kMaxSourceBytes) {
-      rep_.error(line, path, "the file \"" + file + "\" is too large");
-      return std::nullopt;
+    std::string s;
+    char buf[65536];
+    while (f.read(buf, sizeof buf) || f.gcount() > 0) {
+      s.append(buf, static_cast<std::size_t>(f.gcount()));
+      if (s.size() > kMaxSourceBytes) {
+        rep_.error(line, path, "the file \"" + file + "\" is too large");
+        return std::nullopt;
+      }
     }
     return json(s);
   }
@@ -565,8 +570,10 @@ void Variables::resolve_def(Def& d, int depth) {
       if (const YNode* def = opt(d, "default"); def && !def->is_null()) value = to_json(*def);
     }
   }
+  std::size_t errors_before = rep_.errors->size();
   json result = value ? apply_type(d, std::move(*value)) : apply_type(d, json(nullptr));
-  if (result.is_null() && opt_bool(d, "required", true) && opt_string(d, "type", "string") != "boolean") {
+  bool type_error = rep_.errors->size() != errors_before;
+  if (result.is_null() && !type_error && opt_bool(d, "required", true) && opt_string(d, "type", "string") != "boolean") {
     bool prompt_possible = input_.resolver && input_.resolver->interactive();
     rep_.error(d.line, path,
                std::string("no value: give one with -v ") + d.name + "=VALUE, --values-from, a default" +

@@ -213,6 +213,10 @@ class TreeBuilder : public YAML::EventHandler {
       warnings.push_back(file_ + ":" + std::to_string(f.key_line) + ": duplicate key \"" + f.key +
                          "\" (the last one is used)");
     }
+    // A block collection starts on the line after its key: report it at the key.
+    if ((n.kind == YNode::Kind::map || n.kind == YNode::Kind::seq) && f.key_line > 0 && f.key_line < n.line) {
+      n.line = f.key_line;
+    }
     f.node.entries.emplace_back(f.key, std::move(n));
     f.merge.push_back(merge);
   }
