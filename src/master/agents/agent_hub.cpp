@@ -219,6 +219,10 @@ std::shared_ptr<ChannelListener> AgentHub::open(const HttpRequest& upgrade, std:
   s.opened_at = s.last_ping_at = now;
   auto& session = sessions_[s.id] = std::move(s);
   by_node_[node.id] = session.id;
+  {
+    std::lock_guard routes(route_mu_);
+    routes_[node.id] = Route{session.id, channel};
+  }
   spdlog::info("agent connected grid={} node={} node_id={} remote={} version={}", session.ref.grid_name, node.name,
                node.node_id, remote, header(upgrade, proto::kHeaderVersion));
 
@@ -347,7 +351,7 @@ void AgentHub::on_text(std::uint64_t connection, std::string_view text) {
     auto& response = std::get<proto::RpcResponse>(message);
     CallDone done;
     {
-      std::lock_guard lock(mu_);
+      std::lock_guard lock(route_mu_);
       auto it = pending_.find(response.id);
       if (it == pending_.end() || it->second.connection != connection) {
         spdlog::debug("agent response to no pending call node={} id={}", ref.name, response.id);
@@ -430,24 +434,25 @@ void AgentHub::nodes_stats(const AgentRef& ref, const Json& params) {
 // ------------------------------------------------------------------------------------ master -> agent
 
 bool AgentHub::notify(std::int64_t node, std::string_view method, Json params) {
-  std::lock_guard lock(mu_);
-  auto* session = current_session(node);
-  if (!session) return false;
-  session->channel->send_text(proto::encode(proto::RpcNotification{std::string(method), std::move(params)}));
+  std::lock_guard lock(route_mu_);
+  auto it = routes_.find(node);
+  if (it == routes_.end()) return false;
+  it->second.channel->send_text(proto::encode(proto::RpcNotification{std::string(method), std::move(params)}));
   return true;
 }
 
 void AgentHub::call(std::int64_t node, std::string method, Json params, milliseconds timeout, CallDone done) {
-  std::unique_lock lock(mu_);
-  auto* session = current_session(node);
-  if (!session) {
+  const auto deadline = clock_.now() + timeout;
+  std::unique_lock lock(route_mu_);
+  auto it = routes_.find(node);
+  if (it == routes_.end()) {
     lock.unlock();
     done(proto::rpc_error(0, 503, "node is not connected"));
     return;
   }
   std::int64_t id = ++next_call_id_;
-  pending_[id] = Pending{session->id, clock_.now() + timeout, method, std::move(done)};
-  session->channel->send_text(proto::encode(proto::RpcRequest{id, std::move(method), std::move(params)}));
+  pending_[id] = Pending{it->second.connection, deadline, method, std::move(done)};
+  it->second.channel->send_text(proto::encode(proto::RpcRequest{id, std::move(method), std::move(params)}));
 }
 
 std::future<proto::RpcResponse> AgentHub::call(std::int64_t node, std::string method, Json params, milliseconds timeout) {
@@ -480,6 +485,7 @@ void AgentHub::tick(system_clock::time_point now) {
                    s.ref.grid_name, options_.ping_timeout.count(), s.channel->remote_address());
       drop_session(id, proto::kClosePingTimeout, "ping timeout", true, completions);
     }
+    std::lock_guard routes(route_mu_);
     for (auto it = pending_.begin(); it != pending_.end();) {
       if (it->second.deadline <= now) {
         completions.emplace_back(std::move(it->second.done),
@@ -563,16 +569,20 @@ void AgentHub::drop_session(std::uint64_t connection, std::uint16_t close_code, 
   Session s = std::move(it->second);
   sessions_.erase(it);
   if (auto b = by_node_.find(s.ref.node); b != by_node_.end() && b->second == connection) by_node_.erase(b);
-  if (close_code) s.channel->close(close_code, reason);
-  for (auto p = pending_.begin(); p != pending_.end();) {
-    if (p->second.connection == connection) {
-      failed.emplace_back(std::move(p->second.done),
-                          proto::rpc_error(p->first, 503, "the node disconnected before answering " + p->second.method));
-      p = pending_.erase(p);
-    } else {
-      ++p;
+  {
+    std::lock_guard routes(route_mu_);
+    if (auto r = routes_.find(s.ref.node); r != routes_.end() && r->second.connection == connection) routes_.erase(r);
+    for (auto p = pending_.begin(); p != pending_.end();) {
+      if (p->second.connection == connection) {
+        failed.emplace_back(std::move(p->second.done),
+                            proto::rpc_error(p->first, 503, "the node disconnected before answering " + p->second.method));
+        p = pending_.erase(p);
+      } else {
+        ++p;
+      }
     }
   }
+  if (close_code) s.channel->close(close_code, reason);
   if (offline) mark_offline(s.ref.node);
 }
 
@@ -606,8 +616,8 @@ void AgentHub::send_node_info_to_peers(std::int64_t grid, std::int64_t except_no
 }
 
 bool AgentHub::connected(std::int64_t node) const {
-  std::lock_guard lock(mu_);
-  return by_node_.count(node) > 0;
+  std::lock_guard lock(route_mu_);
+  return routes_.count(node) > 0;
 }
 
 std::size_t AgentHub::connection_count() const {

@@ -69,6 +69,8 @@ class AgentHub final : public NodeEvents {
   // At master start: no socket survives a restart, so every node is disconnected.
   void mark_all_disconnected();
 
+  // The methods below that touch the store (open, tick, NodeEvents, ...) must not be called from
+  // inside a store transaction.
   // The HttpServer's WebSocket handler: validates the handshake (closing the channel with the
   // protocol's close code when it fails: nothing changes in the store then), binds or creates the
   // node, marks it connected, sends /agent/master_info and /agent/node_info. Returns the channel's
@@ -81,7 +83,8 @@ class AgentHub final : public NodeEvents {
   void handle(const std::string& method, RequestHandler handler);
   void on_notification(const std::string& method, NotificationHandler handler);
 
-  // Master -> agent. notify returns false when the node has no connection.
+  // Master -> agent; safe from any thread, also inside a store transaction. notify returns false
+  // when the node has no connection.
   bool notify(std::int64_t node, std::string_view method, Json params);
   // done gets the agent's response, or error 503 when the node is not connected, disconnects
   // before answering or does not answer within timeout. done may run on any thread, never inside
@@ -148,17 +151,27 @@ class AgentHub final : public NodeEvents {
   void send_node_info(const Session& session);
   void send_node_info_to_peers(std::int64_t grid, std::int64_t except_node);
 
+  struct Route {
+    std::uint64_t connection = 0;
+    std::shared_ptr<NodeChannel> channel;
+  };
+
   Store& store_;
   const Clock& clock_;
   AgentHubOptions options_;
 
+  // Lock order: mu_, then route_mu_. The store is used under mu_ only, never under route_mu_, so
+  // notify() and call() (route_mu_ only) are safe anywhere, even inside a store transaction.
   mutable std::mutex mu_;
   std::map<std::uint64_t, Session> sessions_;
   std::map<std::int64_t, std::uint64_t> by_node_;
-  std::map<std::int64_t, Pending> pending_;
   std::map<std::string, RequestHandler, std::less<>> request_handlers_;
   std::map<std::string, NotificationHandler, std::less<>> notification_handlers_;
   std::uint64_t next_connection_ = 0;
+
+  mutable std::mutex route_mu_;
+  std::map<std::int64_t, Route> routes_;  // node -> its current connection
+  std::map<std::int64_t, Pending> pending_;
   std::int64_t next_call_id_ = 0;
 
   std::mutex timer_mu_;

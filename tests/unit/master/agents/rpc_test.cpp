@@ -3,6 +3,7 @@
 #include "hub_fixture.h"
 
 #include <future>
+#include <thread>
 
 #include "common/error.h"
 #include "master/api/api.h"
@@ -191,6 +192,23 @@ TEST_F(RpcTest, NotifyReachesOnlyConnectedNodes) {
   EXPECT_EQ(a.channel->last(), Json::parse(R"([2, "/service_pods/notify_update", ["deploy"]])"));
   a.listener->on_closed(1000, "");
   EXPECT_FALSE(hub_->notify(node_id, "/service_pods/notify_update", Json::array({"deploy"})));
+}
+
+TEST_F(RpcTest, NotifyAndCallWorkInsideAStoreTransaction) {
+  auto a = connect_grid(id('A'), "alpha");
+  auto node_id = node("alpha")->id;
+  std::future<protocol::RpcResponse> f;
+  std::thread other([&] {
+    // Another thread ticks meanwhile (it takes the hub's lock and then the store's).
+    for (int i = 0; i < 50; ++i) hub_->tick(clock_.now());
+  });
+  store_->transaction([&] {
+    EXPECT_TRUE(hub_->notify(node_id, "/service_pods/notify_update", Json::array({"x"})));
+    f = hub_->call(node_id, "/agent/ping", Json::array(), 1000ms);
+  });
+  other.join();
+  a.say(Json::array({1, a.channel->last()[1], nullptr, Json::object()}));
+  EXPECT_TRUE(f.get().ok());
 }
 
 TEST_F(RpcTest, PeerIpsAndNodeInfoToPeers) {
