@@ -213,6 +213,17 @@ int main(int argc, char** argv) {
                   o.instances, rate(o.instances, t_big).c_str());
     }
 
+    // 2e. a per-instance (%s) affinity: evaluated over the connected nodes for every instance.
+    {
+      auto pin = ha_service(std::min(o.instances, 1000));
+      pin.name = "pinned";
+      pin.affinity = {"label!=disk=hdd", "node!=node-%s"};
+      Rng rpin(o.seed);
+      double t_pin = seconds([&] { schedule(ns, pin, {}, rpin); });
+      std::printf("\n[ha + per-instance affinity node!=node-%%s] %d instances: %s placements/s (O(nodes) each)\n",
+                  pin.instances, rate(pin.instances, t_pin).c_str());
+    }
+
     // 3. daemon: instances per node x nodes.
     ServiceSpec d;
     d.stack = "bench";

@@ -313,6 +313,8 @@ Engine::Engine(const std::vector<SchedulerNode>& nodes_, const ServiceSpec& svc_
     }
     for (int i = 0; i < n; ++i) running[i] = running[i] && m[i];
   }
+  for (int i = 0; i < n; ++i)
+    if (running[i]) prefix.push_back(i);
   eligible.assign(n, 0);
   cand.assign(n, 0);
   for (int i = 0; i < n; ++i) {
@@ -353,6 +355,28 @@ std::string Engine::instance_label(int k) const {
 
 Error Engine::no_fit(int k, const std::string& field, const std::string& why) const {
   return Error(ErrorKind::conflict, "cannot place " + instance_label(k) + ": " + why, field);
+}
+
+std::vector<int> Engine::dynamic_candidates(int k) const {
+  std::vector<int> list = prefix;
+  for (std::size_t t = first_dynamic; t < raw_terms.size(); ++t) {
+    Term term = compile(raw_terms[t], k);
+    std::vector<int> next;
+    next.reserve(list.size());
+    for (int i : list)
+      if (matches(term, i)) next.push_back(i);
+    if (next.empty()) {
+      if (term.t.soft) continue;
+      return {};
+    }
+    list = std::move(next);
+  }
+  auto deps = dependency_nodes(k);
+  std::erase_if(list, [&](int i) {
+    if (!port_free[i] || !cpu_ok[i] || !dynamic_ok(k, i)) return true;
+    return deps && !std::binary_search(deps->begin(), deps->end(), i);
+  });
+  return list;
 }
 
 std::optional<std::vector<int>> Engine::dependency_nodes(int k) const {

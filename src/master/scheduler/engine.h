@@ -93,6 +93,11 @@ class Engine {
   // watch: a node to report on.
   ChainResult chain(int k, int exempt = -1, int watch = -1) const;
 
+  // The candidates of instance k when the service has per-instance affinity terms: the same
+  // nodes as chain(k) in one pass from the precomputed prefix (empty: ask chain() why).
+  std::vector<int> dynamic_candidates(int k) const;
+  std::vector<int> prefix;  // connected nodes passing availability, ephemeral, static terms
+
   // Per-instance dependency restriction: nullopt when the service has none.
   std::optional<std::vector<int>> dependency_nodes(int k) const;
 

@@ -10,10 +10,9 @@ namespace detail {
 int select_node(Engine& e, Selector& sel, int k, int sticky) {
   int node = -1;
   if (e.has_dynamic_terms()) {
-    // %s or self-referencing affinity: the literal chain for this instance (O(nodes)).
-    auto r = e.chain(k);
-    if (r.error) throw *r.error;
-    node = sel.pick_from(r.nodes, k, sticky);
+    // %s or self-referencing affinity: the candidates of this instance in one pass (O(nodes)).
+    auto list = e.dynamic_candidates(k);
+    if (!list.empty()) node = sel.pick_from(list, k, sticky);
   } else if (auto deps = e.dependency_nodes(k)) {
     std::vector<int> list;
     for (int d : *deps)
