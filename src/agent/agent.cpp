@@ -58,6 +58,7 @@ class Session : public std::enable_shared_from_this<Session> {
         outbox_signal_(agent.loop_),
         ping_timer_(agent.loop_),
         update_timer_(agent.loop_),
+        close_timer_(agent.loop_),
         done_(agent.loop_),
         last_inbound_(SteadyClock::now()),
         rng_(std::random_device{}()) {}
@@ -83,6 +84,11 @@ class Session : public std::enable_shared_from_this<Session> {
     set_end(SessionEnd::stopped);
     outbox_.push_back(Outgoing{Outgoing::close, "agent shutting down", 1000});
     outbox_signal_.cancel();
+    // The close handshake is bounded; so is the wait for what is queued before it.
+    close_timer_.expires_after(agent_.options_.connect_timeout);
+    close_timer_.async_wait([weak = weak_from_this()](const beast::error_code& ec) {
+      if (auto self = weak.lock(); self && !ec) self->shutdown();
+    });
   }
 
   // Drops the connection now; run() returns once every task has ended.
@@ -93,6 +99,7 @@ class Session : public std::enable_shared_from_this<Session> {
     outbox_signal_.cancel();
     ping_timer_.cancel();
     update_timer_.cancel();
+    close_timer_.cancel();
     for (auto& [id, pending] : pending_) pending->timer.cancel();
   }
 
@@ -239,10 +246,11 @@ class Session : public std::enable_shared_from_this<Session> {
     if (closing_) co_return;
     AddressOptions ao{agent_.options_.public_ip, agent_.options_.private_ip, agent_.options_.peer_interface};
     NodeAddresses addresses = resolve_addresses(ao, agent_.options_.proc_root);
-    if (addresses.private_ip != last_private_ip_) {
+    std::string logged = addresses.private_ip + " " + addresses.public_ip;
+    if (logged != agent_.logged_addresses_) {
       spdlog::info("node addresses private_ip={} public_ip={} source=\"{}\"", addresses.private_ip, addresses.public_ip,
                    addresses.source);
-      last_private_ip_ = addresses.private_ip;
+      agent_.logged_addresses_ = logged;
     }
     const std::string version = KONTENA_VERSION;
     Json params = Json::array();
@@ -347,12 +355,12 @@ class Session : public std::enable_shared_from_this<Session> {
   asio::steady_timer outbox_signal_;
   asio::steady_timer ping_timer_;
   asio::steady_timer update_timer_;
+  asio::steady_timer close_timer_;
   asio::steady_timer done_;
   SteadyClock::time_point last_inbound_;
   std::map<std::int64_t, std::shared_ptr<Pending>> pending_;
   std::mt19937_64 rng_;
   SessionEnd end_;
-  std::string last_private_ip_;
   int running_ = 0;
   bool closing_ = false;
   bool registered_ = false;
@@ -436,6 +444,7 @@ void Agent::stop() {
   spdlog::info("stopping the agent");
   stopping_ = true;
   retry_timer_.cancel();
+  dialer_->cancel();
   if (session_) session_->close_gracefully();
 }
 

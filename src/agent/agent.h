@@ -115,6 +115,7 @@ class Agent {
   std::shared_ptr<Session> session_;
   MasterState master_state_;
   Json docker_info_ = Json::object();
+  std::string logged_addresses_;  // the addresses last logged ("private public")
   bool stopping_ = false;
   int sessions_opened_ = 0;
 };

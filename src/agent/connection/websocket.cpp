@@ -139,24 +139,31 @@ class RealDialer final : public Dialer {
   asio::awaitable<DialResult> dial(const MasterUrl& url, const Headers& headers, Millis timeout) override {
     tcp::resolver::results_type endpoints;
     beast::error_code ec;
+    cancelled_ = false;
     if (is_ip_literal(url.host)) {
       endpoints = tcp::resolver::results_type::create(
           tcp::endpoint(asio::ip::make_address(url.host), static_cast<unsigned short>(std::stoi(url.port))), url.host,
           url.port);
     } else {
       tcp::resolver resolver(executor_);
+      resolver_ = &resolver;
       endpoints = co_await resolver.async_resolve(url.host, url.port, asio::redirect_error(asio::use_awaitable, ec));
+      resolver_ = nullptr;
+      if (cancelled_) co_return cancelled();
       if (ec) co_return DialResult{nullptr, dial_error(url, "resolving the master host of", ec)};
     }
 
     if (!url.tls) {
       auto conn = std::make_unique<BeastConnection<beast::tcp_stream>>(executor_);
       auto& stream = beast::get_lowest_layer(conn->ws());
+      InFlight in_flight(*this, stream);
       stream.expires_after(timeout);
       co_await stream.async_connect(endpoints, asio::redirect_error(asio::use_awaitable, ec));
+      if (cancelled_) co_return cancelled();
       if (ec) co_return DialResult{nullptr, dial_error(url, "connecting to", ec)};
       stream.expires_never();
       std::string error = co_await upgrade(*conn, url, headers, timeout);
+      if (cancelled_) co_return cancelled();
       if (!error.empty()) co_return DialResult{nullptr, error};
       co_return DialResult{std::move(conn), {}};
     }
@@ -164,15 +171,18 @@ class RealDialer final : public Dialer {
     auto conn = std::make_unique<BeastConnection<beast::ssl_stream<beast::tcp_stream>>>(executor_, ssl_);
     auto& tls_stream = conn->ws().next_layer();
     auto& stream = beast::get_lowest_layer(conn->ws());
+    InFlight in_flight(*this, stream);
     std::string name = tls_.hostname.empty() ? url.host : tls_.hostname;
     if (!is_ip_literal(name) && !SSL_set_tlsext_host_name(tls_stream.native_handle(), name.c_str()))
       co_return DialResult{nullptr, "cannot set the TLS server name " + name};
     if (tls_.verify) tls_stream.set_verify_callback(asio::ssl::host_name_verification(name));
     stream.expires_after(timeout);
     co_await stream.async_connect(endpoints, asio::redirect_error(asio::use_awaitable, ec));
+    if (cancelled_) co_return cancelled();
     if (ec) co_return DialResult{nullptr, dial_error(url, "connecting to", ec)};
     stream.expires_after(timeout);
     co_await tls_stream.async_handshake(asio::ssl::stream_base::client, asio::redirect_error(asio::use_awaitable, ec));
+    if (cancelled_) co_return cancelled();
     if (ec)
       co_return DialResult{nullptr, dial_error(url, "the TLS handshake with", ec,
                   tls_.verify ? "check the master's certificate for " + name +
@@ -181,11 +191,33 @@ class RealDialer final : public Dialer {
                               : std::string{})};
     stream.expires_never();
     std::string error = co_await upgrade(*conn, url, headers, timeout);
+    if (cancelled_) co_return cancelled();
     if (!error.empty()) co_return DialResult{nullptr, error};
     co_return DialResult{std::move(conn), {}};
   }
 
+  void cancel() override {
+    if (resolver_ == nullptr && stream_ == nullptr) return;
+    cancelled_ = true;
+    if (resolver_) resolver_->cancel();
+    if (stream_) stream_->close();
+  }
+
  private:
+  // Marks the stream being dialled (for cancel()) for the scope of one dial.
+  struct InFlight {
+    InFlight(RealDialer& d, beast::tcp_stream& s) : dialer(d) {
+      dialer.stream_ = &s;
+      dialer.cancelled_ = false;
+    }
+    ~InFlight() { dialer.stream_ = nullptr; }
+    RealDialer& dialer;
+  };
+  static DialResult cancelled() { return DialResult{nullptr, "cancelled"}; }
+
+  tcp::resolver* resolver_ = nullptr;
+  beast::tcp_stream* stream_ = nullptr;
+  bool cancelled_ = false;
   asio::any_io_executor executor_;
   TlsOptions tls_;
   asio::ssl::context ssl_;

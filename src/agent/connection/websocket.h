@@ -51,6 +51,8 @@ class Dialer {
   // Resolves, connects, (TLS handshake,) WebSocket upgrade with the headers, each step within
   // timeout. Never throws (see blocking.h on exceptions and co_await).
   virtual asio::awaitable<DialResult> dial(const MasterUrl& url, const Headers& headers, Millis timeout) = 0;
+  // Ends a dial in progress now (it returns an error): for a prompt stop.
+  virtual void cancel() = 0;
 };
 
 // The real dialer. The TLS context (CA store, verification) is built once; throws

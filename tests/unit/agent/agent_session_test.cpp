@@ -386,3 +386,17 @@ TEST_F(AgentSession, RejectedUpgradeIsRetried) {
   EXPECT_FALSE(exit_code.has_value());
   http_only.close();
 }
+
+TEST_F(AgentSession, StopDuringAHangingHandshakeIsPrompt) {
+  // Listens but never answers: TCP connects, the WebSocket upgrade hangs until connect_timeout.
+  asio::ip::tcp::acceptor mute(io, asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+  options.master_url = "ws://127.0.0.1:" + std::to_string(mute.local_endpoint().port());
+  options.connect_timeout = milliseconds(10'000);
+  start();
+  run_for(milliseconds(200));
+  auto t0 = std::chrono::steady_clock::now();
+  agent->stop();
+  ASSERT_TRUE(run_until([&] { return exit_code.has_value(); }, milliseconds(2000)));
+  EXPECT_EQ(kExitOk, *exit_code);
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, milliseconds(500));
+}

@@ -1,0 +1,628 @@
+#include "agent/pods/reconciler.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <ctime>
+#include <set>
+
+#include "common/error.h"
+
+namespace kontena::agent::pods {
+
+namespace {
+
+using protocol::PodState;
+using Millis = std::chrono::milliseconds;
+
+// Docker's RFC 3339 times ("2026-11-25T21:57:50.123456789Z"); nullopt for the zero time or junk.
+std::optional<std::int64_t> docker_time_ms(const Json& j) {
+  if (!j.is_string()) return std::nullopt;
+  std::string s = j.get<std::string>();
+  std::tm tm{};
+  int frac_ms = 0;
+  if (s.size() < 20 || std::sscanf(s.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
+                                   &tm.tm_hour, &tm.tm_min, &tm.tm_sec) != 6)
+    return std::nullopt;
+  if (tm.tm_year < 1971) return std::nullopt;
+  if (s[19] == '.') {
+    int digits = 0;
+    for (std::size_t i = 20; i < s.size() && std::isdigit(static_cast<unsigned char>(s[i])) && digits < 3; ++i, ++digits)
+      frac_ms = frac_ms * 10 + (s[i] - '0');
+    while (digits++ < 3) frac_ms *= 10;
+  }
+  tm.tm_year -= 1900;
+  tm.tm_mon -= 1;
+  return static_cast<std::int64_t>(timegm(&tm)) * 1000 + frac_ms;
+}
+
+std::string what(const std::exception& e) {
+  if (auto* k = dynamic_cast<const Error*>(&e)) return std::string(to_string(k->kind())) + ": " + k->what();
+  return e.what();
+}
+
+const ServicePod* pod_at(const std::vector<ServicePod>& desired, int i) {
+  return i >= 0 && i < static_cast<int>(desired.size()) ? &desired[i] : nullptr;
+}
+
+}  // namespace
+
+PodReconciler::PodReconciler(docker::DockerClient& docker, const Clock& clock, ReconcilerOptions options,
+                             StateReporter report, std::shared_ptr<Prober> prober,
+                             std::shared_ptr<ContainerExec> exec)
+    : docker_(docker),
+      clock_(clock),
+      options_(std::move(options)),
+      report_(std::move(report)),
+      prober_(prober ? std::move(prober) : std::shared_ptr<Prober>(make_socket_prober())),
+      exec_(std::move(exec)) {
+  if (!options_.sleep) options_.sleep = [](Millis d) { std::this_thread::sleep_for(d); };
+}
+
+PodReconciler::~PodReconciler() { stop(); }
+
+std::optional<TimePoint> PodReconciler::next_due() const {
+  std::lock_guard lock(pass_mu_);
+  return next_due_;
+}
+
+std::map<PodKey, PodRuntime> PodReconciler::runtime() const {
+  std::lock_guard lock(pass_mu_);
+  return runtime_;
+}
+
+PassResult PodReconciler::reconcile(std::vector<ServicePod> desired) {
+  std::lock_guard lock(pass_mu_);
+  desired_ = std::move(desired);
+  have_desired_ = true;
+  return pass(true);
+}
+
+PassResult PodReconciler::tick() {
+  std::lock_guard lock(pass_mu_);
+  if (!have_desired_) return {};
+  return pass(false);
+}
+
+void PodReconciler::due(TimePoint t) {
+  if (!next_due_ || t < *next_due_) next_due_ = t;
+}
+
+std::vector<Observed> PodReconciler::observe() {
+  std::vector<Observed> out;
+  for (auto& c : docker_.list_containers({std::string(protocol::kLabelContainerType) + "=" +
+                                          protocol::kContainerTypeContainer},
+                                         true)) {
+    Observed o{c.id, c.name, c.state, c.image_id, c.labels, c.created, std::nullopt};
+    // A container newly seen down: how long did it run? (the "reset after 10 s up" rule)
+    if (o.state == "exited" || o.state == "dead") {
+      auto k = key_of(o.labels);
+      auto rt = k ? runtime_.find(*k) : runtime_.end();
+      bool known_down = rt != runtime_.end() && rt->second.container_id == o.id && rt->second.down_since;
+      if (k && !known_down) {
+        try {
+          if (auto j = docker_.inspect_container(o.id)) {
+            const Json& st = j->value("State", Json::object());
+            auto started = docker_time_ms(st.value("StartedAt", Json()));
+            auto finished = docker_time_ms(st.value("FinishedAt", Json()));
+            if (started && finished && *finished >= *started) o.last_run = Millis(*finished - *started);
+          }
+        } catch (const std::exception& e) {
+          spdlog::debug("pods: inspect failed container={} error={}", o.id, what(e));
+        }
+      }
+    }
+    out.push_back(std::move(o));
+  }
+  return out;
+}
+
+std::map<std::string, std::string> PodReconciler::check_images(const std::vector<Observed>& observed) {
+  std::map<std::string, std::string> ids;
+  std::map<PodKey, const Observed*> by_key;
+  for (auto& o : observed)
+    if (auto k = key_of(o.labels)) by_key.emplace(*k, &o);
+  for (auto& pod : desired_) {
+    if (pod.desired_state != "running") continue;
+    auto it = by_key.find(key_of(pod));
+    if (it == by_key.end()) continue;
+    auto dr = it->second->labels.find(protocol::kLabelDeployRev);
+    if (dr != it->second->labels.end() && dr->second == pod.deploy_rev) continue;
+    if (ids.count(pod.image)) continue;
+    auto& checked = checked_deploy_rev_[key_of(pod)];
+    if (checked != pod.deploy_rev) {
+      checked = pod.deploy_rev;
+      // A new deploy: the tag may point to a new image in the registry.
+      try {
+        docker_.pull_image(pod.image, "", nullptr);
+      } catch (const std::exception& e) {
+        spdlog::info("pods: re-pull for a new deploy failed, using the local image image={} error={}", pod.image,
+                     what(e));
+      }
+    }
+    try {
+      if (auto img = docker_.inspect_image(pod.image)) ids[pod.image] = img->value("Id", "");
+    } catch (const std::exception& e) {
+      spdlog::debug("pods: inspect image failed image={} error={}", pod.image, what(e));
+    }
+  }
+  return ids;
+}
+
+void PodReconciler::run_health_checks(const std::vector<Observed>& observed) {
+  TimePoint now = clock_.now();
+  for (auto& pod : desired_) {
+    if (pod.desired_state != "running" || !pod.health_check) continue;
+    PodKey k = key_of(pod);
+    auto rt = runtime_.find(k);
+    if (rt == runtime_.end() || !rt->second.running_since || rt->second.port_wait_deadline) continue;
+    auto c = std::find_if(observed.begin(), observed.end(),
+                          [&](const Observed& o) { return o.id == rt->second.container_id; });
+    if (c == observed.end() || c->state != "running") continue;
+    PodRuntime& r = rt->second;
+    const auto& hc = *pod.health_check;
+    if (!r.next_health_check) r.next_health_check = *r.running_since + std::chrono::seconds(hc.initial_delay);
+    if (now < *r.next_health_check) {
+      due(*r.next_health_check);
+      continue;
+    }
+    std::string ip = container_ip(c->id, pod);
+    ProbeResult res = ip.empty() ? ProbeResult{false, "the container has no address"}
+                                 : run_health_check(*prober_, hc, ip);
+    r.next_health_check = clock_.now() + std::chrono::seconds(hc.interval);
+    due(*r.next_health_check);
+    r.unhealthy = !res.healthy;
+    if (!res.healthy)
+      spdlog::warn("pods: health check failed pod={} container={} check={}://{}:{}{} detail={}", k.str(), c->name,
+                   hc.protocol, ip, hc.port, hc.protocol == "http" ? hc.uri : "", res.detail);
+    if (health_reporter_) health_reporter_({k, c->id, res.healthy, res.detail});
+  }
+}
+
+std::string PodReconciler::container_ip(const std::string& id, const ServicePod& pod) {
+  if (pod.net == "host") return "127.0.0.1";
+  if (auto it = ip_cache_.find(id); it != ip_cache_.end()) return it->second;
+  std::string ip;
+  try {
+    auto j = docker_.inspect_container(id);
+    if (!j) return {};
+    const Json& ns = j->value("NetworkSettings", Json::object());
+    const Json& nets = ns.value("Networks", Json::object());
+    if (pod.network && nets.contains(pod.network->name)) ip = nets[pod.network->name].value("IPAddress", "");
+    if (ip.empty()) ip = ns.value("IPAddress", "");
+    if (ip.empty() && nets.is_object())
+      for (auto& [name, n] : nets.items())
+        if (n.is_object() && !n.value("IPAddress", "").empty()) {
+          ip = n.value("IPAddress", "");
+          break;
+        }
+  } catch (const std::exception& e) {
+    spdlog::debug("pods: inspect failed container={} error={}", id, what(e));
+    return {};
+  }
+  if (!ip.empty()) ip_cache_[id] = ip;
+  return ip;
+}
+
+void PodReconciler::cleanup_hook_containers() {
+  try {
+    for (auto& c : docker_.list_containers({std::string(protocol::kLabelContainerType) + "=" +
+                                            protocol::kContainerTypeHook},
+                                           true))
+      if (c.state != "running") docker_.remove_container(c.id, true);
+  } catch (const std::exception& e) {
+    spdlog::debug("pods: hook container cleanup failed error={}", what(e));
+  }
+}
+
+void PodReconciler::run_pre_start_hooks(const ServicePod& pod) {
+  for (std::size_t i = 0; i < pod.hooks.pre_start.size(); ++i) {
+    const auto& hook = pod.hooks.pre_start[i];
+    docker::ContainerSpec spec = protocol::container_spec(pod, options_.node_name);
+    spec.name += "-pre-start-" + std::to_string(i + 1);
+    spec.entrypoint = std::vector<std::string>{"/bin/sh", "-c"};
+    spec.cmd = {hook.cmd};
+    spec.ports.clear();
+    for (auto it = spec.labels.begin(); it != spec.labels.end();)
+      it = it->first.rfind(protocol::kLabelHealthPrefix, 0) == 0 ? spec.labels.erase(it) : std::next(it);
+    spec.labels[protocol::kLabelContainerType] = protocol::kContainerTypeHook;
+    spec.labels[protocol::kLabelContainerName] = spec.name;
+    std::string label = "pre_start hook " + (hook.name.empty() ? std::to_string(i + 1) : "\"" + hook.name + "\"");
+    try {
+      docker_.remove_container(spec.name, true);
+    } catch (const Error& e) {
+      if (e.kind() != ErrorKind::not_found) throw;
+    }
+    std::string id = docker_.create_container(spec);
+    int exit_code = -1;
+    try {
+      docker_.start_container(id);
+      TimePoint deadline = clock_.now() + options_.hook_timeout;
+      long max_polls = std::max<long>(1, options_.hook_timeout / std::max<Millis>(options_.hook_poll, Millis(1)));
+      for (long n = 0;; ++n) {
+        auto j = docker_.inspect_container(id);
+        if (!j) fail(ErrorKind::internal, label + ": its container disappeared");
+        const Json& st = j->value("State", Json::object());
+        if (!st.value("Running", false) && st.value("Status", "") != "created") {
+          exit_code = st.value("ExitCode", -1);
+          break;
+        }
+        if (clock_.now() >= deadline || n >= max_polls)
+          fail(ErrorKind::unavailable, label + " did not finish within " +
+                                           std::to_string(options_.hook_timeout.count()) + " s");
+        options_.sleep(options_.hook_poll);
+      }
+    } catch (...) {
+      try {
+        docker_.remove_container(id, true);
+      } catch (...) {
+      }
+      throw;
+    }
+    try {
+      docker_.remove_container(id, true);
+    } catch (const std::exception& e) {
+      spdlog::debug("pods: hook container removal failed id={} error={}", id, what(e));
+    }
+    if (exit_code != 0)
+      fail(ErrorKind::invalid, label + " (" + hook.cmd + ") exited with code " + std::to_string(exit_code));
+    spdlog::info("pods: hook done pod={} phase=pre_start hook={}", key_of(pod).str(), hook.name);
+    if (hook.oneshot && oneshot_reporter_) oneshot_reporter_(pod, hook);
+  }
+}
+
+void PodReconciler::run_exec_hooks(const ServicePod& pod, const std::vector<protocol::PodHook>& hooks,
+                                   const std::string& id, const char* phase, bool must_succeed) {
+  for (const auto& hook : hooks) {
+    if (!exec_) {
+      spdlog::warn("pods: hook skipped (no docker exec in this agent yet) pod={} phase={} hook={}", key_of(pod).str(),
+                   phase, hook.name);
+      continue;
+    }
+    int code = exec_->exec(id, {"/bin/sh", "-c", hook.cmd});
+    if (code != 0) {
+      std::string msg = std::string(phase) + " hook \"" + hook.name + "\" (" + hook.cmd + ") exited with code " +
+                        std::to_string(code);
+      if (must_succeed) fail(ErrorKind::invalid, msg);
+      spdlog::warn("pods: {}", msg);
+      continue;
+    }
+    if (hook.oneshot && oneshot_reporter_) oneshot_reporter_(pod, hook);
+  }
+}
+
+void PodReconciler::stop_container(const std::string& id, const ServicePod* pod, bool running,
+                                   std::chrono::seconds grace) {
+  if (running && pod && !pod->hooks.pre_stop.empty()) {
+    try {
+      run_exec_hooks(*pod, pod->hooks.pre_stop, id, "pre_stop", false);
+    } catch (const std::exception& e) {
+      spdlog::warn("pods: pre_stop hook failed container={} error={}", id, what(e));
+    }
+  }
+  if (running) docker_.stop_container(id, grace);
+}
+
+// Ensures the image, runs pre_start hooks, creates and starts; post_start hooks. Returns the id.
+std::string PodReconciler::create_and_start(const ServicePod& pod, PodRuntime& rt) {
+  docker_.ensure_image(pod.image, "", nullptr);
+  run_pre_start_hooks(pod);
+  docker::ContainerSpec spec = protocol::container_spec(pod, options_.node_name);
+  std::string id;
+  try {
+    id = docker_.create_container(spec);
+  } catch (const Error& e) {
+    if (e.kind() != ErrorKind::conflict) throw;
+    // The name is taken: by a leftover of this pod (no usable labels), remove it; else give up.
+    auto other = docker_.inspect_container(spec.name);
+    std::string owner;
+    if (other) {
+      const Json& labels = other->value("Config", Json::object()).value("Labels", Json::object());
+      if (labels.is_object()) owner = labels.value(protocol::kLabelServiceId, "");
+    }
+    if (owner != pod.service_id)
+      fail(ErrorKind::conflict, "the container name " + spec.name + " is taken by a container of another owner");
+    docker_.remove_container(spec.name, true);
+    id = docker_.create_container(spec);
+  }
+  rt = PodRuntime{};
+  rt.container_id = id;
+  docker_.start_container(id);
+  rt.running_since = clock_.now();
+  if (pod.wait_for_port) rt.port_wait_deadline = clock_.now() + options_.port_wait_timeout;
+  run_exec_hooks(pod, pod.hooks.post_start, id, "post_start", true);
+  return id;
+}
+
+void PodReconciler::apply(const Action& a, PassResult& result, std::map<PodKey, PodState>& states) {
+  const ServicePod* pod = pod_at(desired_, a.pod);
+  result.actions.push_back(a);
+  spdlog::info("pods: {} pod={} container={} reason={}", to_string(a.kind), a.key.str(),
+               a.container_name.empty() ? a.container_id : a.container_name, a.reason);
+  auto set_state = [&](const std::string& state, const std::string& error) {
+    if (!pod) return;
+    states[a.key] = PodState{pod->service_id, pod->instance_number, pod->deploy_rev, state, error};
+  };
+  PodRuntime* rt = pod ? &runtime_[a.key] : nullptr;
+  try {
+    switch (a.kind) {
+      case ActionKind::remove:
+        stop_container(a.container_id, pod, a.running, a.grace);
+        docker_.remove_container(a.container_id, true);
+        ip_cache_.erase(a.container_id);
+        if (pod && pod->desired_state == "terminated") set_state("missing", "");
+        break;
+      case ActionKind::stop:
+        stop_container(a.container_id, pod, true, a.grace);
+        set_state("stopped", "");
+        break;
+      case ActionKind::start: {
+        rt->restarts += 1;
+        rt->down_since.reset();
+        docker_.start_container(a.container_id);
+        rt->running_since = clock_.now();
+        rt->unhealthy = false;
+        rt->next_health_check.reset();
+        rt->last_error.clear();
+        if (pod->wait_for_port) rt->port_wait_deadline = clock_.now() + options_.port_wait_timeout;
+        run_exec_hooks(*pod, pod->hooks.post_start, a.container_id, "post_start", true);
+        set_state("running", "");
+        break;
+      }
+      case ActionKind::restart: {
+        rt->restarts += 1;
+        stop_container(a.container_id, pod, true, a.grace);
+        docker_.start_container(a.container_id);
+        rt->running_since = clock_.now();
+        rt->down_since.reset();
+        rt->unhealthy = false;
+        rt->next_health_check.reset();
+        rt->last_error.clear();
+        if (pod->wait_for_port) rt->port_wait_deadline = clock_.now() + options_.port_wait_timeout;
+        run_exec_hooks(*pod, pod->hooks.post_start, a.container_id, "post_start", true);
+        set_state("running", "");
+        break;
+      }
+      case ActionKind::recreate:
+      case ActionKind::create: {
+        int restarts = rt->restarts;
+        bool crashed = a.kind == ActionKind::recreate && !a.running && a.reason.find("dead") != std::string::npos;
+        if (a.kind == ActionKind::recreate) {
+          stop_container(a.container_id, pod, a.running, a.grace);
+          docker_.remove_container(a.container_id, true);
+          ip_cache_.erase(a.container_id);
+          rt->container_id.clear();
+        }
+        try {
+          create_and_start(*pod, *rt);
+        } catch (...) {
+          rt->restarts = restarts + 1;
+          rt->down_since = clock_.now();
+          throw;
+        }
+        // A create after failed attempts, or a dead container's replacement, keeps the count so
+        // that a crash loop still backs off; an outdated container's replacement starts afresh.
+        rt->restarts = (a.kind == ActionKind::create || crashed) ? restarts : 0;
+        set_state("running", "");
+        break;
+      }
+    }
+  } catch (const std::exception& e) {
+    std::string msg = std::string(to_string(a.kind)) + " " +
+                      (a.container_name.empty() ? a.key.str() : a.container_name) + " failed: " + what(e);
+    spdlog::warn("pods: {}", msg);
+    result.errors.push_back(msg);
+    if (rt) {
+      rt->last_error = msg;
+      if (!rt->down_since) rt->down_since = clock_.now();
+      // The container of a failed create may exist (start failed): "restarting", else "missing".
+      std::string state = "restarting";
+      if (a.kind == ActionKind::stop) state = "running";
+      if (a.kind == ActionKind::create || a.kind == ActionKind::recreate)
+        state = rt->container_id.empty() ? "missing" : "restarting";
+      if (a.kind == ActionKind::remove) state = "stopped";
+      set_state(state, msg);
+      due(*rt->down_since + backoff_delay(rt->restarts, options_.plan.backoff_cap));
+    }
+  }
+}
+
+void PodReconciler::port_waits(std::map<PodKey, PodState>& states, std::map<PodKey, bool>& hold) {
+  for (auto& pod : desired_) {
+    PodKey k = key_of(pod);
+    auto rt = runtime_.find(k);
+    if (rt == runtime_.end() || !rt->second.port_wait_deadline || !pod.wait_for_port) continue;
+    if (pod.desired_state != "running") {
+      rt->second.port_wait_deadline.reset();
+      continue;
+    }
+    std::string ip = container_ip(rt->second.container_id, pod);
+    ProbeResult r = ip.empty() ? ProbeResult{false, "no address yet"}
+                               : prober_->tcp_connect(ip, *pod.wait_for_port, options_.port_probe_timeout);
+    TimePoint now = clock_.now();
+    if (r.healthy) {
+      spdlog::info("pods: port open pod={} port={}", k.str(), *pod.wait_for_port);
+      rt->second.port_wait_deadline.reset();
+      rt->second.running_since = now;
+      states[k] = PodState{pod.service_id, pod.instance_number, pod.deploy_rev, "running", ""};
+    } else if (now >= *rt->second.port_wait_deadline) {
+      rt->second.port_wait_deadline.reset();
+      std::string msg = "port " + std::to_string(*pod.wait_for_port) + " did not open within " +
+                        std::to_string(options_.port_wait_timeout.count()) + " s (" + r.detail + ")";
+      spdlog::warn("pods: {} pod={}", msg, k.str());
+      states[k] = PodState{pod.service_id, pod.instance_number, pod.deploy_rev, "running", msg};
+    } else {
+      hold[k] = true;
+      due(now + options_.port_wait_interval);
+    }
+  }
+}
+
+PassResult PodReconciler::pass(bool full) {
+  PassResult result;
+  passes_++;
+  next_due_.reset();
+  if (full) cleanup_hook_containers();
+  std::vector<Observed> observed;
+  try {
+    observed = observe();
+  } catch (const std::exception& e) {
+    std::string msg = "cannot list the containers: " + what(e);
+    spdlog::warn("pods: {}", msg);
+    result.errors.push_back(msg);
+    due(clock_.now() + std::chrono::seconds(5));
+    return result;
+  }
+  // Forget addresses of containers that are gone.
+  {
+    std::set<std::string> ids;
+    for (auto& o : observed) ids.insert(o.id);
+    for (auto it = ip_cache_.begin(); it != ip_cache_.end();) it = ids.count(it->first) ? std::next(it) : ip_cache_.erase(it);
+  }
+  run_health_checks(observed);
+
+  PlanInput in;
+  in.desired = desired_;
+  in.observed = std::move(observed);
+  in.runtime = runtime_;
+  in.image_ids = check_images(in.observed);
+  in.now = clock_.now();
+  in.options = options_.plan;
+  Plan p = plan(in);
+  runtime_ = std::move(p.runtime);
+  if (p.next_due) due(*p.next_due);
+
+  std::map<PodKey, PodState> states;
+  for (auto& st : p.statuses) {
+    const ServicePod& pod = desired_[st.pod];
+    auto rt = runtime_.find(st.key);
+    std::string err = rt != runtime_.end() && st.state != "running" ? rt->second.last_error : "";
+    states[st.key] = PodState{pod.service_id, pod.instance_number, pod.deploy_rev, st.state, err};
+  }
+  for (auto& a : p.actions) apply(a, result, states);
+  for (auto it = checked_deploy_rev_.begin(); it != checked_deploy_rev_.end();)
+    it = runtime_.count(it->first) ? std::next(it) : checked_deploy_rev_.erase(it);
+
+  std::map<PodKey, bool> hold;
+  port_waits(states, hold);
+
+  // Report: every desired pod on a full pass, changes otherwise; a pod still waiting for its
+  // port is not reported "running" yet.
+  std::set<PodKey> desired_keys;
+  for (auto& pod : desired_) {
+    PodKey k = key_of(pod);
+    desired_keys.insert(k);
+    auto s = states.find(k);
+    if (s == states.end() || hold.count(k)) continue;
+    auto last = last_reported_.find(k);
+    if (!full && last != last_reported_.end() && last->second == s->second) continue;
+    last_reported_[k] = s->second;
+    result.reported.push_back(s->second);
+    if (report_) {
+      try {
+        report_(s->second);
+      } catch (const std::exception& e) {
+        spdlog::warn("pods: state report failed pod={} error={}", k.str(), e.what());
+      }
+    }
+  }
+  for (auto it = last_reported_.begin(); it != last_reported_.end();)
+    it = desired_keys.count(it->first) ? std::next(it) : last_reported_.erase(it);
+  return result;
+}
+
+// --- background loop
+
+void PodReconciler::start(DesiredSource source) {
+  {
+    std::lock_guard lock(loop_mu_);
+    if (thread_.joinable()) return;
+    stopping_ = false;
+    trigger_pending_ = true;
+  }
+  thread_ = std::thread([this, source = std::move(source)] { loop(source); });
+}
+
+void PodReconciler::trigger() {
+  {
+    std::lock_guard lock(loop_mu_);
+    trigger_pending_ = true;
+  }
+  loop_cv_.notify_all();
+}
+
+void PodReconciler::poke() {
+  {
+    std::lock_guard lock(loop_mu_);
+    poke_pending_ = true;
+  }
+  loop_cv_.notify_all();
+}
+
+void PodReconciler::stop() {
+  {
+    std::lock_guard lock(loop_mu_);
+    stopping_ = true;
+  }
+  loop_cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void PodReconciler::loop(DesiredSource source) {
+  std::unique_ptr<docker::Stream> events;
+  std::optional<TimePoint> next_fetch;
+  for (;;) {
+    if (options_.watch_events && (!events || events->done())) {
+      try {
+        Json filters = {{"type", {"container"}},
+                        {"event", {"die", "destroy", "oom"}},
+                        {"label", {std::string(protocol::kLabelContainerType) + "=" + protocol::kContainerTypeContainer}}};
+        events = docker_.stream_events(filters, [this](const Json&) { poke(); });
+      } catch (const std::exception& e) {
+        spdlog::debug("pods: cannot watch Docker events error={}", what(e));
+        events.reset();
+      }
+    }
+    bool fetch = false;
+    bool local = false;
+    {
+      std::unique_lock lock(loop_mu_);
+      TimePoint now = clock_.now();
+      std::optional<TimePoint> wake = next_fetch;
+      if (auto d = next_due(); d && (!wake || *d < *wake)) wake = d;
+      Millis wait = options_.interval;
+      if (wake) wait = std::clamp(std::chrono::duration_cast<Millis>(*wake - now), Millis(10), options_.interval);
+      if (!(stopping_ || trigger_pending_ || poke_pending_) && (!wake || *wake > now))
+        loop_cv_.wait_for(lock, wait, [&] { return stopping_ || trigger_pending_ || poke_pending_; });
+      if (stopping_) break;
+      now = clock_.now();
+      fetch = trigger_pending_ || (next_fetch && now >= *next_fetch);
+      auto d = next_due();
+      local = poke_pending_ || (d && now >= *d);
+      trigger_pending_ = false;
+      poke_pending_ = false;
+    }
+    if (fetch) {
+      try {
+        std::vector<ServicePod> desired = source();
+        next_fetch = clock_.now() + options_.interval;
+        reconcile(std::move(desired));
+        continue;
+      } catch (const std::exception& e) {
+        spdlog::warn("pods: cannot get the desired pods, retrying error={}", what(e));
+        next_fetch = clock_.now() + options_.fetch_retry;
+        local = true;
+      }
+    }
+    if (local) {
+      try {
+        tick();
+      } catch (const std::exception& e) {
+        spdlog::warn("pods: pass failed error={}", what(e));
+      }
+    }
+  }
+  if (events) events->cancel();
+}
+
+}  // namespace kontena::agent::pods

@@ -1,0 +1,143 @@
+// The agent's service-pod reconciler (DESIGN §2.1, reference §4, §5.4, §13): level-triggered.
+// A pass lists the managed containers (label io.kontena.container.type=container), runs the due
+// health checks, plans (plan.h, pure) and applies the actions with the DockerClient, follows
+// wait_for_port, and reports each desired pod's state (/node_service_pods/set_state) through a
+// callback.
+//
+// Two ways to drive it:
+// - synchronously: reconcile(desired) for a full pass, tick() for a pass with the last desired
+//   list (backoff restarts, health checks, port waits); next_due() says when tick() is needed;
+// - in the background: start(source) runs a thread that fetches the desired pods with `source`
+//   (the session's /node_service_pods/list; may block, may throw) every `interval`, and at once
+//   on trigger() (coalesced: any number of triggers during a pass give one more pass), and ticks
+//   when something is due or a managed container dies (Docker events). stop() ends it.
+// Only one pass runs at a time. Time comes from the Clock. Callbacks run on the pass's thread:
+// the agent session posts them to its event loop.
+//
+// Until a desired list was received the reconciler changes nothing (it never removes containers
+// because the master did not answer yet).
+#pragma once
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "agent/docker/docker_client.h"
+#include "agent/pods/plan.h"
+#include "agent/pods/prober.h"
+#include "common/clock.h"
+#include "protocol/service_pod.h"
+
+namespace kontena::agent::pods {
+
+struct ReconcilerOptions {
+  std::string node_name;                                 // KONTENA_NODE_NAME of the containers
+  std::chrono::milliseconds interval{30'000};            // full pass (fetch desired) period
+  std::chrono::milliseconds fetch_retry{5'000};          // after a failed fetch
+  std::chrono::seconds port_wait_timeout{300};           // wait_for_port
+  std::chrono::milliseconds port_wait_interval{1'000};
+  std::chrono::milliseconds port_probe_timeout{1'000};
+  std::chrono::seconds hook_timeout{300};                // a pre_start hook container must exit by then
+  std::chrono::milliseconds hook_poll{200};
+  PlanOptions plan;
+  bool watch_events = true;                              // background: tick when a container dies
+  // Real sleeping between hook polls (tests replace it, e.g. to advance a ManualClock).
+  std::function<void(std::chrono::milliseconds)> sleep;
+};
+
+struct HealthResult {
+  PodKey key;
+  std::string container_id;
+  bool healthy = false;
+  std::string detail;
+};
+
+struct PassResult {
+  std::vector<Action> actions;           // what was applied (also failed ones)
+  std::vector<std::string> errors;       // one line per failed action
+  std::vector<protocol::PodState> reported;
+};
+
+class PodReconciler {
+ public:
+  using DesiredSource = std::function<std::vector<ServicePod>()>;
+  using StateReporter = std::function<void(const protocol::PodState&)>;
+  using HealthReporter = std::function<void(const HealthResult&)>;
+  using OneshotReporter = std::function<void(const ServicePod&, const protocol::PodHook&)>;
+
+  // prober: nullptr = the socket prober. exec: nullptr = post_start/pre_stop hooks skipped.
+  PodReconciler(docker::DockerClient& docker, const Clock& clock, ReconcilerOptions options,
+                StateReporter report, std::shared_ptr<Prober> prober = nullptr,
+                std::shared_ptr<ContainerExec> exec = nullptr);
+  ~PodReconciler();
+  PodReconciler(const PodReconciler&) = delete;
+  PodReconciler& operator=(const PodReconciler&) = delete;
+
+  void on_health(HealthReporter f) { health_reporter_ = std::move(f); }
+  void on_oneshot_hook(OneshotReporter f) { oneshot_reporter_ = std::move(f); }
+
+  // --- synchronous
+  PassResult reconcile(std::vector<ServicePod> desired);  // reports every desired pod
+  PassResult tick();                                       // reports only changed states
+  std::optional<TimePoint> next_due() const;
+  std::map<PodKey, PodRuntime> runtime() const;
+
+  // --- background
+  void start(DesiredSource source);
+  void trigger();  // fetch the desired pods and reconcile, soon
+  void poke();     // a pass with the last desired pods, soon
+  void stop();
+  int passes() const { return passes_.load(); }
+
+ private:
+  PassResult pass(bool full);
+  std::vector<Observed> observe();
+  void run_health_checks(const std::vector<Observed>& observed);
+  std::map<std::string, std::string> check_images(const std::vector<Observed>& observed);
+  void apply(const Action& a, PassResult& result, std::map<PodKey, protocol::PodState>& states);
+  std::string create_and_start(const ServicePod& pod, PodRuntime& rt);
+  void run_pre_start_hooks(const ServicePod& pod);
+  void run_exec_hooks(const ServicePod& pod, const std::vector<protocol::PodHook>& hooks, const std::string& id,
+                      const char* phase, bool must_succeed);
+  void stop_container(const std::string& id, const ServicePod* pod, bool running, std::chrono::seconds grace);
+  std::string container_ip(const std::string& id, const ServicePod& pod);
+  void port_waits(std::map<PodKey, protocol::PodState>& states, std::map<PodKey, bool>& hold);
+  void cleanup_hook_containers();
+  void loop(DesiredSource source);
+  void due(TimePoint t);
+
+  docker::DockerClient& docker_;
+  const Clock& clock_;
+  ReconcilerOptions options_;
+  StateReporter report_;
+  std::shared_ptr<Prober> prober_;
+  std::shared_ptr<ContainerExec> exec_;
+  HealthReporter health_reporter_;
+  OneshotReporter oneshot_reporter_;
+
+  mutable std::mutex pass_mu_;  // one pass at a time; guards everything below but the loop state
+  bool have_desired_ = false;
+  std::vector<ServicePod> desired_;
+  std::map<PodKey, PodRuntime> runtime_;
+  std::map<PodKey, std::string> checked_deploy_rev_;  // image re-pulled for this deploy_rev
+  std::map<PodKey, protocol::PodState> last_reported_;
+  std::map<std::string, std::string> ip_cache_;       // container id -> address
+  std::optional<TimePoint> next_due_;
+  std::atomic<int> passes_{0};
+
+  std::mutex loop_mu_;
+  std::condition_variable loop_cv_;
+  bool stopping_ = false;
+  bool trigger_pending_ = false;
+  bool poke_pending_ = false;
+  std::thread thread_;
+};
+
+}  // namespace kontena::agent::pods
