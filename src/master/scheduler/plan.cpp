@@ -17,9 +17,13 @@ Plan plan(const std::vector<SchedulerNode>& nodes, const ServiceSpec& service,
   const auto grace = options.grace.of(service.strategy);
   auto in_grace = [&](int i) { return !nodes[i].connected && now - nodes[i].last_seen < grace; };
 
-  // A node offline within the grace period still counts (daemon), as in the original's dry run.
+  // A node offline within the grace period still counts (daemon) when it runs an instance, as in
+  // the original's dry run; one that runs none cannot take a new one before it is back.
+  std::vector<std::uint8_t> hosts(e.n, 0);
+  for (const auto& [k, node] : e.current_node)
+    if (node >= 0) hosts[node] = 1;
   std::vector<std::uint8_t> counted(e.n, 0);
-  for (int i = 0; i < e.n; ++i) counted[i] = e.eligible[i] && (nodes[i].connected || in_grace(i));
+  for (int i = 0; i < e.n; ++i) counted[i] = e.eligible[i] && (nodes[i].connected || (in_grace(i) && hosts[i]));
 
   Plan p;
   p.instance_count = e.instance_count_for(counted);

@@ -106,6 +106,15 @@ TEST(Plan, DaemonInstanceOfALostNodeIsRenumberedIntoTheCount) {
   EXPECT_EQ(per_node(ns, p.desired).size(), 3u);
 }
 
+TEST(Plan, DaemonDoesNotCountAnOfflineNodeWithoutAnInstance) {
+  auto ns = cluster();
+  go_offline(ns[3], T0);
+  auto p = make_plan(ns, service("d", 1, Strategy::daemon), on({{1, "node-1"}, {2, "node-2"}, {3, "node-3"}}),
+                     T0 + 1s);
+  EXPECT_EQ(p.instance_count, 3);
+  EXPECT_FALSE(p.changed());
+}
+
 TEST(Plan, DaemonNewNodeGetsAnInstanceAndNothingElseMoves) {
   auto ns = cluster();
   auto p = make_plan(ns, service("d", 1, Strategy::daemon), on({{1, "node-1"}, {2, "node-2"}, {3, "node-3"}}), T0);
