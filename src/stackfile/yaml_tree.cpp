@@ -144,7 +144,7 @@ class TreeBuilder : public YAML::EventHandler {
     bool any = false;
     for (bool m : f.merge) any = any || m;
     if (!any) return;
-    std::vector<std::pair<std::string, YNode>> own;
+    std::vector<YEntry> own;
     std::vector<const YNode*> sources;
     for (std::size_t i = 0; i < f.node.entries.size(); ++i) {
       if (f.merge[i]) {
@@ -163,7 +163,7 @@ class TreeBuilder : public YAML::EventHandler {
         own.push_back(std::move(f.node.entries[i]));
       }
     }
-    std::vector<std::pair<std::string, YNode>> merged;
+    std::vector<YEntry> merged;
     auto has = [&](const std::string& k) {
       for (const auto& e : own) if (e.first == k) return true;
       for (const auto& e : merged) if (e.first == k) return true;
@@ -217,7 +217,7 @@ class TreeBuilder : public YAML::EventHandler {
     if ((n.kind == YNode::Kind::map || n.kind == YNode::Kind::seq) && f.key_line > 0 && f.key_line < n.line) {
       n.line = f.key_line;
     }
-    f.node.entries.emplace_back(f.key, std::move(n));
+    f.node.entries.push_back(YEntry{f.key, std::move(n)});
     f.merge.push_back(merge);
   }
 

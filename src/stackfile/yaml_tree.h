@@ -10,6 +10,8 @@
 
 namespace kontena::stackfile {
 
+struct YEntry;
+
 struct YNode {
   enum class Kind { null, scalar, seq, map };
   Kind kind = Kind::null;
@@ -18,7 +20,7 @@ struct YNode {
   std::string tag;    // explicit tag, e.g. "tag:yaml.org,2002:str"
   int line = 0;       // 1-based line in the parsed text
   std::vector<YNode> items;                           // seq
-  std::vector<std::pair<std::string, YNode>> entries;  // map (keys as strings, in order)
+  std::vector<YEntry> entries;  // map (keys as strings, in order)
 
   bool is_map() const { return kind == Kind::map; }
   bool is_seq() const { return kind == Kind::seq; }
@@ -26,6 +28,11 @@ struct YNode {
   bool is_null() const { return kind == Kind::null; }
   const YNode* find(const std::string& key) const;  // last entry with that key
   int key_line(const std::string& key) const;       // line of the key's value
+};
+
+struct YEntry {
+  std::string first;  // the key
+  YNode second;       // the value
 };
 
 struct ParsedYaml {
