@@ -532,7 +532,7 @@ class Agent : public std::enable_shared_from_this<Agent> {
   // A connection attempt that ended before /nodes/update was answered: retry with backoff (as the
   // agent does), or give up.
   void end_attempt(const std::string& why) {
-    ++w_.errors[why];
+    ++w_.errors[s_.closing ? "still joining when the close phase began" : why];
     if (attempts_ <= s_.retries && !s_.closing) {
       ++s_.retried;
       state_ = State::retry_wait;
@@ -719,7 +719,7 @@ class BaselineServer {
 
 struct Options {
   std::size_t agents = 2000;
-  double duration = 15;
+  double duration = 30;
   double ping_rate = 200;
   unsigned threads = 1;
   std::size_t parallel = 100;
@@ -781,6 +781,7 @@ struct RunResult {
   uint64_t master_pings = 0, master_pings_steady = 0;
   double master_ping_interval = -1;   // median per-agent interval (agents with >= 2 pings)
   double master_ping_every = -1;      // connected agent-seconds per master ping
+  double master_first_ping = -1;      // median delay from open to the first master ping
   Memory server_connected, server_after;
   std::map<std::string, uint64_t> requests, notifications, errors, close_codes;
   std::string server_version, server_connected_at;
@@ -986,7 +987,7 @@ RunResult run_agents(const Options& opt, const tcp::endpoint& endpoint, const st
   }
 
   // ---- gather
-  std::vector<double> handshake, update, rtt, intervals;
+  std::vector<double> handshake, update, rtt, intervals, first_pings;
   double connected_seconds = 0;
   uint64_t agent_pings = 0;
   on_each_worker(workers, [&](Worker& w) {
@@ -1011,6 +1012,7 @@ RunResult run_agents(const Options& opt, const tcp::endpoint& endpoint, const st
       auto end = a->ended_at == Clock::time_point{} ? tc0 : std::min(a->ended_at, tc0);
       connected_seconds += std::max(0.0, seconds_between(a->opened_at, end));
       agent_pings += a->master_pings;
+      if (a->master_pings >= 1) first_pings.push_back(seconds_between(a->opened_at, a->first_master_ping));
       if (a->master_pings >= 2)
         intervals.push_back(seconds_between(a->first_master_ping, a->last_master_ping) /
                             static_cast<double>(a->master_pings - 1));
@@ -1024,6 +1026,10 @@ RunResult run_agents(const Options& opt, const tcp::endpoint& endpoint, const st
   if (!intervals.empty()) {
     std::sort(intervals.begin(), intervals.end());
     r.master_ping_interval = intervals[intervals.size() / 2];
+  }
+  if (!first_pings.empty()) {
+    std::sort(first_pings.begin(), first_pings.end());
+    r.master_first_ping = first_pings[first_pings.size() / 2];
   }
 
   for (auto& g : guards) g.reset();
@@ -1070,6 +1076,8 @@ void print_run(const RunResult& r, const Options& opt, bool master) {
               << " in the steady phase (" << fmt("%.1f", static_cast<double>(r.master_pings_steady) / r.steady_seconds)
               << "/s)";
     if (r.master_ping_every > 0) std::cout << "; one per " << fmt("%.1f", r.master_ping_every) << " s per agent on average";
+    if (r.master_first_ping >= 0)
+      std::cout << "; first one " << fmt("%.1f", r.master_first_ping) << " s after open (median)";
     if (r.master_ping_interval > 0)
       std::cout << "; median interval " << fmt("%.1f", r.master_ping_interval) << " s (agents with 2 or more)";
     std::cout << "\n";
@@ -1342,6 +1350,9 @@ int main(int argc, char** argv) {
   if (m.master_ping_interval > 0) {
     line("master ping interval, per agent", "%10.1f", m.master_ping_interval, "s");
     std::cout << "median over agents with 2 or more pings\n";
+  } else if (m.master_first_ping >= 0) {
+    line("master ping interval, per agent", "%10.1f", m.master_first_ping, "s");
+    std::cout << "median delay from open to the first ping\n";
   } else {
     line("master ping interval, per agent", "%10.1f", m.master_ping_every, "s");
     std::cout << (m.master_ping_every < 0 ? "no master ping seen" : "upper bound: connected agent-seconds per ping") << "\n";
