@@ -13,6 +13,7 @@ namespace kontena::agent::pods {
 namespace {
 
 using protocol::PodState;
+using Json = nlohmann::json;
 using Millis = std::chrono::milliseconds;
 
 // Docker's RFC 3339 times ("2026-11-25T21:57:50.123456789Z"); nullopt for the zero time or junk.
@@ -336,6 +337,9 @@ std::string PodReconciler::create_and_start(const ServicePod& pod, PodRuntime& r
 
 void PodReconciler::apply(const Action& a, PassResult& result, std::map<PodKey, PodState>& states) {
   const ServicePod* pod = pod_at(desired_, a.pod);
+  const ServicePod* hooks_of = pod;
+  if (!hooks_of)
+    if (auto k = known_pods_.find(a.key); k != known_pods_.end()) hooks_of = &k->second;
   result.actions.push_back(a);
   spdlog::info("pods: {} pod={} container={} reason={}", to_string(a.kind), a.key.str(),
                a.container_name.empty() ? a.container_id : a.container_name, a.reason);
@@ -347,7 +351,7 @@ void PodReconciler::apply(const Action& a, PassResult& result, std::map<PodKey, 
   try {
     switch (a.kind) {
       case ActionKind::remove:
-        stop_container(a.container_id, pod, a.running, a.grace);
+        stop_container(a.container_id, hooks_of, a.running, a.grace);
         docker_.remove_container(a.container_id, true);
         ip_cache_.erase(a.container_id);
         if (pod && pod->desired_state == "terminated") set_state("missing", "");
@@ -505,6 +509,19 @@ PassResult PodReconciler::pass(bool full) {
 
   std::map<PodKey, bool> hold;
   port_waits(states, hold);
+  // Health checks due for containers started in this pass.
+  for (auto& pod : desired_) {
+    auto rt = runtime_.find(key_of(pod));
+    if (pod.desired_state != "running" || !pod.health_check || rt == runtime_.end()) continue;
+    if (!rt->second.running_since || rt->second.port_wait_deadline) continue;
+    if (!rt->second.next_health_check)
+      rt->second.next_health_check = *rt->second.running_since + std::chrono::seconds(pod.health_check->initial_delay);
+    due(*rt->second.next_health_check);
+  }
+  // The last known spec of each pod, for the pre_stop hooks of a pod that left the desired list.
+  for (auto& pod : desired_) known_pods_[key_of(pod)] = pod;
+  for (auto it = known_pods_.begin(); it != known_pods_.end();)
+    it = runtime_.count(it->first) ? std::next(it) : known_pods_.erase(it);
 
   // Report: every desired pod on a full pass, changes otherwise; a pod still waiting for its
   // port is not reported "running" yet.

@@ -128,6 +128,7 @@ class PodReconciler {
   std::map<PodKey, PodRuntime> runtime_;
   std::map<PodKey, std::string> checked_deploy_rev_;  // image re-pulled for this deploy_rev
   std::map<PodKey, protocol::PodState> last_reported_;
+  std::map<PodKey, ServicePod> known_pods_;           // last desired spec of pods with a container
   std::map<std::string, std::string> ip_cache_;       // container id -> address
   std::optional<TimePoint> next_due_;
   std::atomic<int> passes_{0};

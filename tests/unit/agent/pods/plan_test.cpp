@@ -54,6 +54,14 @@ std::vector<std::string> states(const Plan& p) {
 
 using V = std::vector<std::string>;
 
+PodRuntime rtm(const std::string& id, int restarts = 0, std::optional<TimePoint> running_since = std::nullopt) {
+  PodRuntime r;
+  r.container_id = id;
+  r.restarts = restarts;
+  r.running_since = running_since;
+  return r;
+}
+
 }  // namespace
 
 TEST(Backoff, RestartsSquaredCapped) {
@@ -88,7 +96,7 @@ TEST(Plan, NothingToDo) {
 TEST(Plan, MissingIsCreated) {
   Plan p = plan(input({pod("a", 1), pod("a", 2)}, {}));
   EXPECT_EQ(kinds(p), (V{"create a/1", "create a/2"}));
-  EXPECT_EQ(p.actions[0].container_name, "st.sva-1");
+  EXPECT_EQ(p.actions[0].container_name, "st.svca-1");
   EXPECT_EQ(p.actions[0].pod, 0);
   EXPECT_EQ(p.actions[1].pod, 1);
   EXPECT_EQ(states(p), (V{"a/1=missing", "a/2=missing"}));
@@ -174,7 +182,7 @@ TEST(Plan, NotDesiredIsStoppedAndRemovedWithItsGrace) {
   auto c = container_of(a, "c1");
   c.labels["io.kontena.container.stop_grace_period"] = "2";
   auto in = input({}, {c, container_of(pod("b", 1), "c2", "exited")});
-  in.runtime[{"a", 1}] = PodRuntime{"c1"};
+  in.runtime[{"a", 1}] = rtm("c1");
   Plan p = plan(in);
   ASSERT_EQ(kinds(p), (V{"remove a/1", "remove b/1"}));
   EXPECT_EQ(p.actions[0].grace, 2s);
@@ -220,14 +228,14 @@ TEST(Plan, DuplicatesPreferRunningThenNewest) {
 TEST(Plan, CrashedIsRestartedAtOnceThenWithBackoff) {
   auto a = pod("a", 1);
   auto in = input({a}, {container_of(a, "c1", "exited")});
-  in.runtime[{"a", 1}] = PodRuntime{"c1", 0, T0 - 2s};
+  in.runtime[{"a", 1}] = rtm("c1", 0, T0 - 2s);
   Plan p = plan(in);
   ASSERT_EQ(kinds(p), V{"start a/1"});
   EXPECT_EQ(states(p), V{"a/1=restarting"});
   EXPECT_EQ(*p.runtime.at({"a", 1}).down_since, T0);
 
   // After 2 restarts the third waits 4 s from when it was seen down.
-  in.runtime[{"a", 1}] = PodRuntime{"c1", 2};
+  in.runtime[{"a", 1}] = rtm("c1", 2);
   in.runtime[{"a", 1}].down_since = T0 - 3s;
   p = plan(in);
   EXPECT_TRUE(p.actions.empty());
@@ -242,7 +250,7 @@ TEST(Plan, CrashedIsRestartedAtOnceThenWithBackoff) {
 TEST(Plan, BackoffIsCappedAt30s) {
   auto a = pod("a", 1);
   auto in = input({a}, {container_of(a, "c1", "exited")});
-  in.runtime[{"a", 1}] = PodRuntime{"c1", 50};
+  in.runtime[{"a", 1}] = rtm("c1", 50);
   in.runtime[{"a", 1}].down_since = T0;
   Plan p = plan(in);
   EXPECT_EQ(*p.next_due, T0 + 30s);
@@ -256,16 +264,16 @@ TEST(Plan, CounterResetsAfter10sUp) {
   auto a = pod("a", 1);
   // Seen running for 10 s: reset while running.
   auto in = input({a}, {container_of(a, "c1")});
-  in.runtime[{"a", 1}] = PodRuntime{"c1", 4, T0 - 10s};
+  in.runtime[{"a", 1}] = rtm("c1", 4, T0 - 10s);
   EXPECT_EQ(plan(in).runtime.at({"a", 1}).restarts, 0);
-  in.runtime[{"a", 1}] = PodRuntime{"c1", 4, T0 - 9s};
+  in.runtime[{"a", 1}] = rtm("c1", 4, T0 - 9s);
   EXPECT_EQ(plan(in).runtime.at({"a", 1}).restarts, 4);
 
   // Seen down; Docker says it ran 12 s: reset, restarted at once.
   auto down = container_of(a, "c1", "exited");
   down.last_run = 12s;
   auto in2 = input({a}, {down});
-  in2.runtime[{"a", 1}] = PodRuntime{"c1", 4};
+  in2.runtime[{"a", 1}] = rtm("c1", 4);
   Plan p = plan(in2);
   EXPECT_EQ(kinds(p), V{"start a/1"});
   EXPECT_EQ(p.runtime.at({"a", 1}).restarts, 0);
@@ -278,7 +286,7 @@ TEST(Plan, CounterResetsAfter10sUp) {
   // Unknown run time, but the agent saw it running 20 s earlier: reset.
   down.last_run.reset();
   in2.observed = {down};
-  in2.runtime[{"a", 1}] = PodRuntime{"c1", 4, T0 - 20s};
+  in2.runtime[{"a", 1}] = rtm("c1", 4, T0 - 20s);
   EXPECT_EQ(kinds(plan(in2)), V{"start a/1"});
 }
 
@@ -306,7 +314,7 @@ TEST(Plan, RemovingWaits) {
 TEST(Plan, UnhealthyIsRestarted) {
   auto a = pod("a", 1);
   auto in = input({a}, {container_of(a, "c1")});
-  in.runtime[{"a", 1}] = PodRuntime{"c1", 0, T0 - 100s};
+  in.runtime[{"a", 1}] = rtm("c1", 0, T0 - 100s);
   in.runtime[{"a", 1}].unhealthy = true;
   Plan p = plan(in);
   ASSERT_EQ(kinds(p), V{"restart a/1"});
@@ -330,7 +338,7 @@ TEST(Plan, FailedCreateBacksOff) {
 TEST(Plan, AnotherContainerResetsTheBookkeeping) {
   auto a = pod("a", 1);
   auto in = input({a}, {container_of(a, "new")});
-  in.runtime[{"a", 1}] = PodRuntime{"old", 5, T0 - 1s};
+  in.runtime[{"a", 1}] = rtm("old", 5, T0 - 1s);
   in.runtime[{"a", 1}].unhealthy = true;
   Plan p = plan(in);
   EXPECT_TRUE(p.actions.empty());
@@ -342,7 +350,7 @@ TEST(Plan, AnotherContainerResetsTheBookkeeping) {
 
 TEST(Plan, ForgetsPodsNoLongerThere) {
   auto in = input({}, {});
-  in.runtime[{"gone", 1}] = PodRuntime{"c9", 3};
+  in.runtime[{"gone", 1}] = rtm("c9", 3);
   EXPECT_TRUE(plan(in).runtime.empty());
 }
 
