@@ -1,0 +1,360 @@
+// Drives the service-pod reconciler (kontena_pods) against a real dockerd, for
+// tests/e2e/pods_reconcile_test.sh. Each stage is its own process (the agent may restart at any
+// time: nothing but the containers carries over). Prints "ok: ..." per checked step; on the first
+// failed check prints "FAIL: ..." and exits 1.
+//
+//   pods_probe SOCKET IMAGE up REV           2 pods (stack e2e, service web) at service_revision REV:
+//                                            created, running, port open, reported; a second pass is a no-op
+//   pods_probe SOCKET IMAGE crash REV        background loop; kills web-1 three times: restarted after
+//                                            the backoff 0 s, 1 s, 4 s; web-2's health checks pass
+//   pods_probe SOCKET IMAGE redeploy REV     a new deploy_rev with the same image: nothing recreated
+//   pods_probe SOCKET IMAGE revision REV     the pods at a newer REV: both recreated
+//   pods_probe SOCKET IMAGE unhealthy REV    a pod whose health check fails is restarted
+//   pods_probe SOCKET IMAGE down             no pods desired: every managed container removed
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <iostream>
+#include <map>
+#include <mutex>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "agent/docker/docker_client.h"
+#include "agent/pods/reconciler.h"
+#include "common/clock.h"
+#include "common/error.h"
+#include "common/log.h"
+
+using namespace kontena;
+using namespace kontena::agent;
+using namespace kontena::agent::pods;
+using namespace std::chrono_literals;
+using Steady = std::chrono::steady_clock;
+using Json = nlohmann::json;
+
+namespace {
+
+struct CheckFailed : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+#define CHECK(cond, what)                                                                                  \
+  do {                                                                                                     \
+    if (!(cond)) throw CheckFailed(std::string(what) + " (" #cond ", line " + std::to_string(__LINE__) + ")"); \
+  } while (0)
+
+void ok(const std::string& what) { std::printf("ok: %s\n", what.c_str()), std::fflush(stdout); }
+
+std::string fmt(double d) {
+  char b[32];
+  std::snprintf(b, sizeof b, "%.2f", d);
+  return b;
+}
+
+double since(Steady::time_point t) { return std::chrono::duration<double>(Steady::now() - t).count(); }
+
+ServicePod web(int n, const std::string& image, std::int64_t rev, const std::string& deploy_rev = "d1") {
+  ServicePod p;
+  p.service_id = "svc-web";
+  p.service_name = "web";
+  p.stack_name = "e2e";
+  p.grid_name = "kpod";
+  p.instance_number = n;
+  p.service_revision = rev;
+  p.deploy_rev = deploy_rev;
+  p.image = image;
+  p.cmd = std::vector<std::string>{
+      "sh", "-c", "mkdir -p /www && echo hello-$KONTENA_SERVICE_INSTANCE_NUMBER > /www/index.html && exec httpd -f -p 8080 -h /www"};
+  p.env = {"GREETING=hi there"};
+  p.secrets = {{"DB_PASSWORD", "s3cr3t", "env"}};
+  p.labels = {{"e2e", "pods"}};
+  p.init = true;
+  p.stop_grace_period = 1;
+  p.wait_for_port = 8080;
+  p.health_check = protocol::PodHealthCheck{"http", 8080, "/index.html", 1, 1, 1};
+  return p;
+}
+
+struct Reports {
+  std::mutex mu;
+  std::vector<protocol::PodState> all;
+  void add(const protocol::PodState& s) {
+    std::lock_guard l(mu);
+    all.push_back(s);
+    std::printf("report: %s\n", protocol::to_json(s).dump().c_str());
+    std::fflush(stdout);
+  }
+  std::map<int, protocol::PodState> last() {
+    std::lock_guard l(mu);
+    std::map<int, protocol::PodState> m;
+    for (auto& s : all) m[s.instance_number] = s;
+    return m;
+  }
+};
+
+ReconcilerOptions options() {
+  ReconcilerOptions o;
+  o.node_name = "kpode2e-n1";
+  o.interval = 30s;
+  o.port_wait_timeout = 20s;
+  o.port_wait_interval = 200ms;
+  o.watch_events = true;
+  return o;
+}
+
+// Runs ticks until every pod in `want` was reported running (wait_for_port included).
+void settle(PodReconciler& rec, Reports& reports, const std::vector<int>& want, std::chrono::seconds timeout) {
+  auto t0 = Steady::now();
+  for (;;) {
+    auto last = reports.last();
+    bool all = std::all_of(want.begin(), want.end(), [&](int n) {
+      auto it = last.find(n);
+      return it != last.end() && it->second.state == "running";
+    });
+    if (all) return;
+    CHECK(Steady::now() - t0 < timeout, "pods reported running in time");
+    std::this_thread::sleep_for(100ms);
+    rec.tick();
+  }
+}
+
+std::map<std::string, docker::ContainerSummary> managed(docker::DockerClient& d) {
+  std::map<std::string, docker::ContainerSummary> m;
+  for (auto& c : d.list_containers({"io.kontena.container.type=container"}, true)) m[c.name] = c;
+  return m;
+}
+
+bool has_env(const Json& inspect, const std::string& kv) {
+  for (auto& e : inspect["Config"]["Env"])
+    if (e == kv) return true;
+  return false;
+}
+
+void check_container(docker::DockerClient& d, int n, std::int64_t rev) {
+  std::string name = "e2e.web-" + std::to_string(n);
+  auto j = d.inspect_container(name);
+  CHECK(j.has_value(), name + " exists");
+  CHECK((*j)["State"]["Running"] == true, name + " runs");
+  auto& labels = (*j)["Config"]["Labels"];
+  CHECK(labels["io.kontena.service.id"] == "svc-web", "label service.id");
+  CHECK(labels["io.kontena.service.name"] == "web", "label service.name");
+  CHECK(labels["io.kontena.stack.name"] == "e2e", "label stack.name");
+  CHECK(labels["io.kontena.grid.name"] == "kpod", "label grid.name");
+  CHECK(labels["io.kontena.service.instance_number"] == std::to_string(n), "label instance_number");
+  CHECK(labels["io.kontena.container.service_revision"] == std::to_string(rev), "label service_revision");
+  CHECK(labels["io.kontena.container.type"] == "container", "label container.type");
+  CHECK(labels["e2e"] == "pods", "user label");
+  CHECK(has_env(*j, "KONTENA_SERVICE_INSTANCE_NUMBER=" + std::to_string(n)), "env instance number");
+  CHECK(has_env(*j, "KONTENA_STACK_NAME=e2e"), "env stack");
+  CHECK(has_env(*j, "KONTENA_NODE_NAME=kpode2e-n1"), "env node name");
+  CHECK(has_env(*j, "GREETING=hi there"), "env GREETING");
+  CHECK(has_env(*j, "DB_PASSWORD=s3cr3t"), "secret as env");
+  CHECK((*j)["Config"]["Hostname"] == "web-" + std::to_string(n), "hostname");
+  CHECK((*j)["Config"]["Domainname"] == "e2e.kpod.kontena.local", "domainname");
+  CHECK((*j)["HostConfig"]["RestartPolicy"]["Name"] == "no", "no Docker restart policy");
+  CHECK((*j)["HostConfig"]["Init"] == true, "init");
+  ok(name + ": running, labels and env as expected");
+}
+
+int stage_up(docker::DockerClient& d, const std::string& image, std::int64_t rev) {
+  SystemClock clock;
+  Reports reports;
+  PodReconciler rec(d, clock, options(), [&](const protocol::PodState& s) { reports.add(s); });
+  auto t0 = Steady::now();
+  auto r = rec.reconcile({web(1, image, rev), web(2, image, rev)});
+  for (auto& e : r.errors) std::printf("error: %s\n", e.c_str());
+  CHECK(r.errors.empty(), "no errors");
+  CHECK(r.actions.size() == 2, "two creates");
+  settle(rec, reports, {1, 2}, 30s);
+  ok("2 pods created and reported running (port 8080 open) in " + fmt(since(t0)) + " s");
+  check_container(d, 1, rev);
+  check_container(d, 2, rev);
+  auto again = rec.reconcile({web(1, image, rev), web(2, image, rev)});
+  CHECK(again.actions.empty(), "second pass: no action");
+  CHECK(again.errors.empty(), "second pass: no errors");
+  ok("second pass: no action (idempotent)");
+  return 0;
+}
+
+int stage_crash(docker::DockerClient& d, const std::string& image, std::int64_t rev) {
+  SystemClock clock;
+  Reports reports;
+  std::atomic<int> healthy{0}, unhealthy{0};
+  PodReconciler rec(d, clock, options(), [&](const protocol::PodState& s) { reports.add(s); });
+  rec.on_health([&](const HealthResult& h) { (h.healthy ? healthy : unhealthy)++; });
+  std::atomic<int> fetches{0};
+  rec.start([&] {
+    ++fetches;
+    return std::vector<ServicePod>{web(1, image, rev), web(2, image, rev)};
+  });
+  auto t0 = Steady::now();
+  while (rec.passes() < 1) {
+    CHECK(since(t0) < 10, "first pass in time");
+    std::this_thread::sleep_for(20ms);
+  }
+  CHECK(managed(d).size() == 2, "2 containers found");
+  ok("loop started: the existing containers were taken over (" + std::to_string(fetches.load()) + " fetch)");
+  std::vector<double> took;
+  for (int i = 0; i < 3; ++i) {
+    std::string id = managed(d).at("e2e.web-1").id;
+    std::string started_before = d.inspect_container(id).value()["State"]["StartedAt"];
+    d.kill_container(id, "KILL");
+    auto t = Steady::now();
+    // Wait until it runs again: a new StartedAt, same container.
+    for (;;) {
+      auto j = d.inspect_container(id);
+      CHECK(j.has_value(), "web-1 still exists (restarted, not recreated)");
+      if ((*j)["State"]["Running"] == true && (*j)["State"]["StartedAt"] != started_before) break;
+      CHECK(since(t) < 20, "web-1 restarted within 20 s (kill " + std::to_string(i + 1) + ")");
+      std::this_thread::sleep_for(50ms);
+    }
+    took.push_back(since(t));
+    ok("kill " + std::to_string(i + 1) + ": web-1 running again after " + fmt(took.back()) + " s");
+  }
+  CHECK(took[0] < 3.0, "first restart at once (backoff 0 s)");
+  CHECK(took[1] >= 0.9 && took[1] < 4.0, "second restart after about 1 s");
+  CHECK(took[2] >= 3.9 && took[2] < 8.0, "third restart after about 4 s");
+  ok("restart backoff 0 s, 1 s, 4 s: " + fmt(took[0]) + " " + fmt(took[1]) + " " + fmt(took[2]));
+  // Health checks every 1 s after 1 s: by now several passed (web-2 is never killed).
+  t0 = Steady::now();
+  while (healthy < 2) {
+    CHECK(since(t0) < 10, "health checks pass");
+    std::this_thread::sleep_for(100ms);
+  }
+  ok("health checks: " + std::to_string(healthy.load()) + " healthy, " + std::to_string(unhealthy.load()) +
+     " unhealthy");
+  rec.stop();
+  CHECK(managed(d).size() == 2, "still 2 containers");
+  return 0;
+}
+
+int stage_redeploy(docker::DockerClient& d, const std::string& image, std::int64_t rev) {
+  SystemClock clock;
+  Reports reports;
+  auto before = managed(d);
+  PodReconciler rec(d, clock, options(), [&](const protocol::PodState& s) { reports.add(s); });
+  auto r = rec.reconcile({web(1, image, rev, "d2"), web(2, image, rev, "d2")});
+  CHECK(r.actions.empty(), "a new deploy with the same image recreates nothing");
+  auto after = managed(d);
+  CHECK(after.at("e2e.web-1").id == before.at("e2e.web-1").id, "same container web-1");
+  auto last = reports.last();
+  CHECK(last.at(1).rev == "d2" && last.at(1).state == "running", "reported rev d2 running");
+  ok("new deploy_rev, same image id: kept, reported rev d2");
+  return 0;
+}
+
+int stage_revision(docker::DockerClient& d, const std::string& image, std::int64_t rev) {
+  SystemClock clock;
+  Reports reports;
+  auto before = managed(d);
+  PodReconciler rec(d, clock, options(), [&](const protocol::PodState& s) { reports.add(s); });
+  auto t0 = Steady::now();
+  auto r = rec.reconcile({web(1, image, rev), web(2, image, rev)});
+  for (auto& e : r.errors) std::printf("error: %s\n", e.c_str());
+  CHECK(r.errors.empty(), "no errors");
+  CHECK(r.actions.size() == 2 && r.actions[0].kind == ActionKind::recreate && r.actions[1].kind == ActionKind::recreate,
+        "both recreated");
+  settle(rec, reports, {1, 2}, 30s);
+  auto after = managed(d);
+  CHECK(after.size() == 2, "2 containers");
+  CHECK(after.at("e2e.web-1").id != before.at("e2e.web-1").id, "web-1 is a new container");
+  CHECK(after.at("e2e.web-2").id != before.at("e2e.web-2").id, "web-2 is a new container");
+  ok("service_revision " + std::to_string(rev) + ": both recreated in " + fmt(since(t0)) + " s");
+  check_container(d, 1, rev);
+  check_container(d, 2, rev);
+  return 0;
+}
+
+int stage_unhealthy(docker::DockerClient& d, const std::string& image, std::int64_t rev) {
+  SystemClock clock;
+  Reports reports;
+  ServicePod sick = web(1, image, rev);
+  sick.service_id = "svc-sick";
+  sick.service_name = "sick";
+  sick.wait_for_port.reset();
+  sick.health_check = protocol::PodHealthCheck{"http", 8080, "/missing.html", 1, 1, 1};  // 404
+  std::atomic<int> unhealthy{0};
+  PodReconciler rec(d, clock, options(), [&](const protocol::PodState& s) { reports.add(s); });
+  rec.on_health([&](const HealthResult& h) {
+    if (!h.healthy) {
+      std::printf("health: %s %s\n", h.key.str().c_str(), h.detail.c_str());
+      unhealthy++;
+    }
+  });
+  std::vector<ServicePod> desired = {web(1, image, rev), web(2, image, rev), sick};
+  rec.start([&] { return desired; });
+  auto t0 = Steady::now();
+  std::string first_id;
+  int starts_seen = 0;
+  std::string last_started;
+  while (since(t0) < 20) {
+    auto j = d.inspect_container("e2e.sick-1");
+    if (j) {
+      if (first_id.empty()) first_id = (*j)["Id"];
+      std::string started = (*j)["State"]["StartedAt"];
+      if (started != last_started && (*j)["State"]["Running"] == true) {
+        last_started = started;
+        starts_seen++;
+      }
+    }
+    if (starts_seen >= 2 && unhealthy >= 1) break;
+    std::this_thread::sleep_for(50ms);
+  }
+  rec.stop();
+  CHECK(unhealthy >= 1, "the failing health check was seen");
+  CHECK(starts_seen >= 2, "the unhealthy container was restarted");
+  CHECK(d.inspect_container("e2e.sick-1").value()["Id"] == first_id, "restarted, not recreated");
+  ok("unhealthy (HTTP 404) -> restarted (" + std::to_string(unhealthy.load()) + " failed checks)");
+  return 0;
+}
+
+int stage_down(docker::DockerClient& d) {
+  SystemClock clock;
+  Reports reports;
+  PodReconciler rec(d, clock, options(), [&](const protocol::PodState& s) { reports.add(s); });
+  auto t0 = Steady::now();
+  auto r = rec.reconcile({});
+  for (auto& e : r.errors) std::printf("error: %s\n", e.c_str());
+  CHECK(r.errors.empty(), "no errors");
+  CHECK(!r.actions.empty(), "removals");
+  CHECK(managed(d).empty(), "no managed container left");
+  ok("no pods desired: " + std::to_string(r.actions.size()) + " containers stopped and removed in " +
+     fmt(since(t0)) + " s");
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 4) {
+    std::fprintf(stderr, "usage: pods_probe SOCKET IMAGE up|crash|redeploy|revision|unhealthy|down [REV]\n");
+    return 2;
+  }
+  kontena::init_logging("pods_probe", "info");
+  std::string socket = argv[1], image = argv[2], stage = argv[3];
+  std::int64_t rev = argc > 4 ? std::stoll(argv[4]) : 1;
+  auto d = docker::make_engine_client(socket, 30s);
+  try {
+    if (stage == "up") return stage_up(*d, image, rev);
+    if (stage == "crash") return stage_crash(*d, image, rev);
+    if (stage == "redeploy") return stage_redeploy(*d, image, rev);
+    if (stage == "revision") return stage_revision(*d, image, rev);
+    if (stage == "unhealthy") return stage_unhealthy(*d, image, rev);
+    if (stage == "down") return stage_down(*d);
+    std::fprintf(stderr, "unknown stage %s\n", stage.c_str());
+    return 2;
+  } catch (const CheckFailed& e) {
+    std::printf("FAIL: %s\n", e.what());
+    return 1;
+  } catch (const kontena::Error& e) {
+    std::printf("FAIL: %s: %s\n", kontena::to_string(e.kind()), e.what());
+    return 1;
+  } catch (const std::exception& e) {
+    std::printf("FAIL: %s\n", e.what());
+    return 1;
+  }
+}
