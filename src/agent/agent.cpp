@@ -221,6 +221,13 @@ class Session : public std::enable_shared_from_this<Session> {
       co_await ping_timer_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
       if (closing_) co_return;
       if (last_inbound_ < sent) {
+        // A pong (or close frame) may already be here, its completion queued behind this timer's
+        // (e.g. after the process was stopped and resumed): give the reader a moment first.
+        ping_timer_.expires_after(std::min(Millis(50), std::max(Millis(1), o.ping_timeout / 4)));
+        co_await ping_timer_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+        if (closing_) co_return;
+      }
+      if (last_inbound_ < sent) {
         spdlog::warn("the master did not answer a ping in time, reconnecting timeout={}", format_duration(o.ping_timeout));
         set_end(SessionEnd::ping_timeout);
         co_return;  // -> shutdown()

@@ -602,33 +602,45 @@ void PodReconciler::loop(DesiredSource source) {
     }
     bool fetch = false;
     bool local = false;
+    bool poked = false;
+    // next_due() takes the pass lock: never while holding loop_mu_ (a pass's callbacks may call
+    // trigger()).
+    std::optional<TimePoint> wake = next_fetch;
+    if (auto d = next_due(); d && (!wake || *d < *wake)) wake = d;
     {
       std::unique_lock lock(loop_mu_);
       TimePoint now = clock_.now();
-      std::optional<TimePoint> wake = next_fetch;
-      if (auto d = next_due(); d && (!wake || *d < *wake)) wake = d;
       Millis wait = options_.interval;
       if (wake) wait = std::clamp(std::chrono::duration_cast<Millis>(*wake - now), Millis(10), options_.interval);
       if (!(stopping_ || trigger_pending_ || poke_pending_) && (!wake || *wake > now))
         loop_cv_.wait_for(lock, wait, [&] { return stopping_ || trigger_pending_ || poke_pending_; });
       if (stopping_) break;
-      now = clock_.now();
-      fetch = trigger_pending_ || (next_fetch && now >= *next_fetch);
-      auto d = next_due();
-      local = poke_pending_ || (d && now >= *d);
+      fetch = trigger_pending_;
+      poked = poke_pending_;
       trigger_pending_ = false;
       poke_pending_ = false;
     }
+    TimePoint now = clock_.now();
+    fetch = fetch || (next_fetch && now >= *next_fetch);
+    auto d = next_due();
+    local = poked || (d && now >= *d);
     if (fetch) {
+      std::optional<std::vector<ServicePod>> desired;
       try {
-        std::vector<ServicePod> desired = source();
+        desired = source();
         next_fetch = clock_.now() + options_.interval;
-        reconcile(std::move(desired));
-        continue;
       } catch (const std::exception& e) {
         spdlog::warn("pods: cannot get the desired pods, retrying error={}", what(e));
         next_fetch = clock_.now() + options_.fetch_retry;
         local = true;
+      }
+      if (desired) {
+        try {
+          reconcile(std::move(*desired));
+        } catch (const std::exception& e) {
+          spdlog::warn("pods: pass failed error={}", what(e));
+        }
+        continue;
       }
     }
     if (local) {

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <optional>
+#include <thread>
 
 #include "agent/agent.h"
 #include "common/clock.h"
@@ -399,4 +400,20 @@ TEST_F(AgentSession, StopDuringAHangingHandshakeIsPrompt) {
   ASSERT_TRUE(run_until([&] { return exit_code.has_value(); }, milliseconds(2000)));
   EXPECT_EQ(kExitOk, *exit_code);
   EXPECT_LT(std::chrono::steady_clock::now() - t0, milliseconds(500));
+}
+
+TEST_F(AgentSession, AStalledAgentKeepsAHealthyConnection) {
+  // The whole process stalls (as under SIGSTOP) longer than ping interval + timeout, several
+  // times: a pong that is already waiting when it resumes counts; no reconnect.
+  options.ping_interval = milliseconds(60);
+  options.ping_timeout = milliseconds(60);
+  start();
+  ASSERT_NE(nullptr, wait_registered(0));
+  for (int i = 0; i < 8; ++i) {
+    run_for(milliseconds(40 + 13 * i));
+    std::this_thread::sleep_for(milliseconds(200));
+  }
+  run_for(milliseconds(200));
+  EXPECT_EQ(1, agent->sessions_opened());
+  EXPECT_EQ(1u, master.ws_count());
 }

@@ -162,6 +162,8 @@ TEST(ServicePod, ValidationErrors) {
   EXPECT_NE(with("instance_number", "1").find("must be an integer"), std::string::npos);
   EXPECT_NE(with("desired_state", "paused").find("must be running, stopped or terminated"), std::string::npos);
   EXPECT_NE(with("service_name", "we b").find("letters, digits"), std::string::npos);
+  EXPECT_NE(with("service_id", "a b").find("printable characters without spaces"), std::string::npos);
+  EXPECT_EQ(with("service_id", "demo/shop/web"), "no error");
   EXPECT_NE(with("env", {"NOEQUALS"}).find("must be NAME=VALUE"), std::string::npos);
   EXPECT_NE(with("env", {"=x"}).find("must be NAME=VALUE"), std::string::npos);
   EXPECT_NE(with("env", "A=b").find("must be an array of strings"), std::string::npos);
