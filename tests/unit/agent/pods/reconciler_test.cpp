@@ -543,7 +543,7 @@ TEST_F(Fixture, LoopKeepsContainersWhenTheMasterDoesNotAnswer) {
     ++fetches;
     throw Error(ErrorKind::unavailable, "not connected");
   });
-  for (int i = 0; i < 100 && fetches < 1; ++i) std::this_thread::sleep_for(10ms);
+  for (int i = 0; i < 1000 && fetches < 1; ++i) std::this_thread::sleep_for(10ms);
   std::this_thread::sleep_for(50ms);
   rec->stop();
   EXPECT_GE(fetches.load(), 1);
@@ -557,12 +557,12 @@ TEST_F(Fixture, PokeRunsALocalPass) {
     ++fetches;
     return std::vector<ServicePod>{pod("web", 1)};
   });
-  for (int i = 0; i < 200 && !engine.container("shop.web-1"); ++i) std::this_thread::sleep_for(10ms);
+  for (int i = 0; i < 1000 && !engine.container("shop.web-1"); ++i) std::this_thread::sleep_for(10ms);
   ASSERT_TRUE(engine.container("shop.web-1"));
   engine.crash("shop.web-1");
   int before = rec->passes();
   rec->poke();
-  for (int i = 0; i < 200 && engine.container("shop.web-1")->state != "running"; ++i)
+  for (int i = 0; i < 1000 && engine.container("shop.web-1")->state != "running"; ++i)
     std::this_thread::sleep_for(10ms);
   rec->stop();
   EXPECT_EQ(engine.container("shop.web-1")->state, "running");
