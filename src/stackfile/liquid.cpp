@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <climits>
 #include <cmath>
+#include <set>
 
 #include "common/error.h"
 #include "stackfile/stackfile.h"
@@ -49,8 +50,19 @@ std::vector<Tok> tokenize(const std::string& src) {
       line += count_nl(std::string_view(src).substr(from, to - from));
     }
   };
+  // Cached next positions of "{{" and "{%" (searching again from every tag would be quadratic).
+  std::size_t next_a = 0, next_b = 0;
+  bool have_a = false, have_b = false;
   while (pos < src.size()) {
-    std::size_t a = src.find("{{", pos), b = src.find("{%", pos);
+    if (!have_a || (next_a != std::string::npos && next_a < pos)) {
+      next_a = src.find("{{", pos);
+      have_a = true;
+    }
+    if (!have_b || (next_b != std::string::npos && next_b < pos)) {
+      next_b = src.find("{%", pos);
+      have_b = true;
+    }
+    std::size_t a = next_a, b = next_b;
     std::size_t open = std::min(a, b);
     if (open == std::string::npos) {
       add_text(pos, src.size());
@@ -84,11 +96,17 @@ std::vector<Tok> tokenize(const std::string& src) {
       std::size_t search = pos;
       std::size_t body_end = std::string::npos, after = 0;
       bool end_rstrip = false, end_lstrip = false;
+      std::size_t last_c = std::string::npos;
       while (true) {
         std::size_t o = src.find("{%", search);
         if (o == std::string::npos) break;
-        std::size_t c = src.find("%}", o + 2);
+        std::size_t c = (last_c != std::string::npos && last_c >= o + 2) ? last_c : src.find("%}", o + 2);
         if (c == std::string::npos) break;
+        last_c = c;
+        if (c - o - 2 > 64) {  // far longer than "- endcomment -": not the closing tag
+          search = o + 2;
+          continue;
+        }
         std::string m = src.substr(o + 2, c - o - 2);
         bool ls = !m.empty() && m.front() == '-';
         bool rs = !m.empty() && m.back() == '-';
@@ -979,8 +997,9 @@ json apply_filter(const std::string& name, const json& in, const std::vector<jso
   }
   if (name == "uniq") {
     json out = json::array();
+    std::set<std::string> seen;
     for (const auto& i : as_array()) {
-      if (std::find(out.begin(), out.end(), i) == out.end()) out.push_back(i);
+      if (seen.insert(i.dump(-1, ' ', false, json::error_handler_t::replace)).second) out.push_back(i);
     }
     return out;
   }

@@ -26,11 +26,13 @@ std::string Diagnostic::to_string() const {
 
 namespace {
 std::string join_diagnostics(const std::vector<Diagnostic>& d) {
+  constexpr std::size_t kMaxListed = 100;
   std::string out;
-  for (const auto& x : d) {
+  for (std::size_t i = 0; i < d.size() && i < kMaxListed; ++i) {
     if (!out.empty()) out += "\n";
-    out += x.to_string();
+    out += d[i].to_string();
   }
+  if (d.size() > kMaxListed) out += "\n... and " + std::to_string(d.size() - kMaxListed) + " more problems";
   return out;
 }
 }  // namespace
@@ -175,6 +177,7 @@ struct Doc {
   YNode root;
   std::unique_ptr<Variables> vars;
   ServiceContext ctx;
+  std::map<std::string, const YNode*> services;  // the `services:` entries by name (last wins)
   std::map<std::string, json> normalized;  // before extends
   std::map<std::string, json> merged;      // after extends
 };
@@ -253,8 +256,12 @@ class Loader {
     if (!in.parent_stack.empty()) builtins["PARENT_STACK"] = in.parent_stack;
     if (inherited) {
       const YNode* own = iroot->is_map() ? iroot->find("variables") : nullptr;
+      std::set<std::string> declared;
+      if (own && own->is_map()) {
+        for (const auto& e : own->entries) declared.insert(e.first);
+      }
       for (const auto& [k, v] : *inherited) {
-        if (!(own && own->is_map() && own->find(k)) && !builtins.count(k)) builtins[k] = v;
+        if (!declared.count(k) && !builtins.count(k)) builtins[k] = v;
       }
     }
     if (const YNode* deps = iroot->find("depends"); deps && deps->is_map()) {
@@ -302,6 +309,9 @@ class Loader {
     if (!doc->root.is_map()) {
       rep.error(doc->root.line, "", "the stack file must be a mapping (stack, services, ...)");
       return doc;
+    }
+    if (const YNode* services = doc->root.find("services"); services && services->is_map()) {
+      for (const auto& [k, v] : services->entries) doc->services[k] = &v;
     }
     // Service context
     doc->ctx.rep = rep;
@@ -457,8 +467,8 @@ class Loader {
       rep.error(ref_line, "services." + name, "extends more than " + std::to_string(kMaxExtendsDepth) + " levels deep");
       return nullptr;
     }
-    const YNode* services = doc.root.is_map() ? doc.root.find("services") : nullptr;
-    const YNode* node = services && services->is_map() ? services->find(name) : nullptr;
+    auto found = doc.services.find(name);
+    const YNode* node = found == doc.services.end() ? nullptr : found->second;
     if (!node) {
       rep.error(ref_line, "", "the service \"" + name + "\" to extend is not in " + doc.file);
       return nullptr;
@@ -660,7 +670,7 @@ class Loader {
       } else {
         for (const auto& [alias, d] : deps->entries) {
           std::string path = "depends." + alias;
-          if (services && services->find(alias)) {
+          if (doc.services.count(alias)) {
             rep.error(d.line, path, "the alias \"" + alias + "\" is also the name of a service");
           }
           if (!valid_stack_name(alias)) rep.error(d.line, path, "\"" + alias + "\" is not a valid alias (lowercase letters, digits and '-')");

@@ -738,7 +738,10 @@ json Variables::apply_type(Def& d, json v) {
     if (opt_bool(d, "sort", false)) std::sort(arr.begin(), arr.end(), [](const json& a, const json& b) { return util::to_s(a) < util::to_s(b); });
     if (opt_bool(d, "uniq", false)) {
       json u = json::array();
-      for (const auto& i : arr) if (std::find(u.begin(), u.end(), i) == u.end()) u.push_back(i);
+      std::set<std::string> seen;
+      for (const auto& i : arr) {
+        if (seen.insert(i.dump(-1, ' ', false, json::error_handler_t::replace)).second) u.push_back(i);
+      }
       arr = u;
     }
     if (arr.empty() && opt_bool(d, "empty_is_nil", false)) return nullptr;

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <map>
+#include <set>
 #include <sstream>
 
 #include <yaml-cpp/eventhandler.h>
@@ -113,6 +114,7 @@ class TreeBuilder : public YAML::EventHandler {
     bool key_plain = true;
     int key_line = 0;
     std::vector<bool> merge;  // entry i came from a plain "<<" key
+    std::set<std::string> keys;
   };
 
   void count(const YAML::Mark& mark) {
@@ -164,14 +166,11 @@ class TreeBuilder : public YAML::EventHandler {
       }
     }
     std::vector<YEntry> merged;
-    auto has = [&](const std::string& k) {
-      for (const auto& e : own) if (e.first == k) return true;
-      for (const auto& e : merged) if (e.first == k) return true;
-      return false;
-    };
+    std::set<std::string> present;
+    for (const auto& e : own) present.insert(e.first);
     for (const YNode* s : sources) {
       for (const auto& e : s->entries) {
-        if (!has(e.first)) merged.push_back(e);
+        if (present.insert(e.first).second) merged.push_back(e);
       }
     }
     for (auto& e : own) merged.push_back(std::move(e));
@@ -209,7 +208,7 @@ class TreeBuilder : public YAML::EventHandler {
     }
     f.have_key = false;
     bool merge = f.key_plain && f.key == "<<";
-    if (!merge && f.node.find(f.key) != nullptr) {
+    if (!merge && !f.keys.insert(f.key).second) {
       warnings.push_back(file_ + ":" + std::to_string(f.key_line) + ": duplicate key \"" + f.key +
                          "\" (the last one is used)");
     }

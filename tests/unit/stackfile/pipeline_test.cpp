@@ -1,5 +1,6 @@
 // The whole pipeline: top-level keys, $VAR, Liquid in files, only_if/skip_if, extends, depends,
 // URL loading, errors with lines, limits.
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 
@@ -200,6 +201,38 @@ TEST(StackPipeline, DuplicateKeyWarns) {
   auto s = load("stack: a/b\nservices:\n  web:\n    image: a\n    image: b\n");
   EXPECT_EQ(s.stack["services"][0]["image"], "b:latest");
   EXPECT_TRUE(has_warning(s, "kontena.yml:5: duplicate key \"image\""));
+}
+
+TEST(StackPipeline, PathologicalInputsStayFast) {
+  auto timed = [](const std::string& text) {
+    auto start = std::chrono::steady_clock::now();
+    std::string err = load_error(text);
+    return std::make_pair(err, std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start).count());
+  };
+  std::string many_tags;
+  for (int i = 0; i < 300000; ++i) many_tags += "{%";
+  auto [e1, t1] = timed("stack: a/b\n{% raw %}" + many_tags + "%}");
+  EXPECT_NE(e1.find("'raw' tag was never closed"), std::string::npos);
+  EXPECT_LT(t1, 5000);
+  std::string ifs;
+  for (int i = 0; i < 40000; ++i) ifs += "{% if true %}{% endif %}";
+  auto [e2, t2] = timed("stack: a/b\n" + ifs + "\n");
+  EXPECT_NE(e2.find("does not list any services"), std::string::npos) << e2.substr(0, 200);
+  EXPECT_LT(t2, 5000);
+  std::string keys = "stack: a/b\nx:\n";
+  for (int i = 0; i < 80000; ++i) keys += "  k" + std::to_string(i) + ": 1\n";
+  auto [e3, t3] = timed(keys);
+  EXPECT_LT(t3, 5000);
+  std::string services = "stack: a/b\nservices:\n";
+  for (int i = 0; i < 10000; ++i) services += "  s" + std::to_string(i) + ": {image: x, extends: s" + std::to_string(i + 1) + "}\n";
+  auto [e4, t4] = timed(services);
+  EXPECT_NE(e4.find("more problems"), std::string::npos) << e4.substr(0, 300);
+  EXPECT_LT(t4, 30000);  // (ASan) 10000 services, 11 levels each
+  std::string dollars = "stack: a/b\nservices:\n  web:\n    image: x\n    command: ";
+  for (int i = 0; i < 100000; ++i) dollars += "$v ";
+  auto [e5, t5] = timed(dollars + "\n");
+  EXPECT_NE(e5.find("... and 99900 more problems"), std::string::npos) << e5.substr(0, 200);
+  EXPECT_LT(t5, 5000);
 }
 
 // ---- $VAR interpolation -------------------------------------------------------------------------
