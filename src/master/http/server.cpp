@@ -80,10 +80,19 @@ class WsConnection final : public std::enable_shared_from_this<WsConnection<Stre
     std::uint16_t code = 0;
   };
 
+  // Frames waiting for a peer that does not read: past this the socket is closed (1013, the agent
+  // reconnects) rather than letting the queue grow without bound.
+  static constexpr std::size_t kMaxQueued = 4096;
+
   void enqueue(Frame frame) {
     {
       std::lock_guard lock(mu_);
       if (closing_ || done_) return;
+      if (queue_.size() >= kMaxQueued && frame.kind != Kind::close) {
+        spdlog::warn("websocket peer does not read: closing remote={} queued={}", remote_, queue_.size());
+        queue_.clear();
+        frame = Frame{Kind::close, "too many queued messages", static_cast<std::uint16_t>(websocket::close_code::try_again_later)};
+      }
       if (frame.kind == Kind::close) closing_ = true;
       queue_.push_back(std::move(frame));
       if (writing_) return;
