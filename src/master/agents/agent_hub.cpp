@@ -237,9 +237,11 @@ std::shared_ptr<ChannelListener> AgentHub::open(const HttpRequest& upgrade, std:
   return listener;
 }
 
-Json AgentHub::node_info(const Node& node, const Grid& grid) {
+Json AgentHub::node_info(const Node& node, const Grid& grid) { return node_info(node, grid, store_.nodes_of_grid(grid.id)); }
+
+Json AgentHub::node_info(const Node& node, const Grid& grid, const std::vector<Node>& grid_nodes) {
   Json peers = Json::array();
-  for (const auto& other : store_.nodes_of_grid(grid.id)) {
+  for (const auto& other : grid_nodes) {
     if (other.id == node.id || !other.connected) continue;
     if (other.info.contains("private_ip") && other.info["private_ip"].is_string() &&
         !other.info["private_ip"].get<std::string>().empty())
@@ -411,7 +413,7 @@ Json AgentHub::nodes_update(const AgentRef& ref, const Json& params) {
   });
   spdlog::debug("node info updated node={}", ref.name);
   if (labels_changed) send_node_info(*session);
-  if (private_ip_changed) send_node_info_to_peers(ref.grid, ref.node);
+  if (private_ip_changed) peers_changed_.insert(ref.grid);  // sent by the next tick()
   return Json::object();
 }
 
@@ -503,6 +505,7 @@ void AgentHub::tick(system_clock::time_point now) {
       spdlog::error("agent call callback failed error={}", e.what());
     }
   }
+  flush_peer_updates();
 }
 
 void AgentHub::on_pong(std::uint64_t connection, std::string_view payload) {
@@ -610,9 +613,25 @@ void AgentHub::send_node_info(const Session& session) {
   }
 }
 
-void AgentHub::send_node_info_to_peers(std::int64_t grid, std::int64_t except_node) {
-  for (auto& [id, s] : sessions_)
-    if (s.ref.grid == grid && s.ref.node != except_node) send_node_info(s);
+void AgentHub::flush_peer_updates() {
+  std::lock_guard lock(mu_);
+  if (peers_changed_.empty()) return;
+  std::set<std::int64_t> grids_changed;
+  grids_changed.swap(peers_changed_);
+  try {
+    for (const auto& grid : store_.grids()) {
+      if (!grids_changed.count(grid.id)) continue;
+      const auto nodes = store_.nodes_of_grid(grid.id);
+      for (const auto& node : nodes) {
+        const auto* session = current_session(node.id);
+        if (!session) continue;
+        session->channel->send_text(proto::encode(proto::RpcNotification{
+            std::string(proto::kMethodNodeInfo), Json::array({node_info(node, grid, nodes)})}));
+      }
+    }
+  } catch (const std::exception& e) {
+    spdlog::error("node_info to peers not sent error={}", e.what());
+  }
 }
 
 bool AgentHub::connected(std::int64_t node) const {

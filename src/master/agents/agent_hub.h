@@ -16,9 +16,11 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <string_view>
 #include <thread>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -149,7 +151,12 @@ class AgentHub final : public NodeEvents {
                     Completions& failed);
   void mark_offline(std::int64_t node);
   void send_node_info(const Session& session);
-  void send_node_info_to_peers(std::int64_t grid, std::int64_t except_node);
+  // The /agent/node_info payload from one read of the grid's nodes (peers = the others' private IPs).
+  Json node_info(const Node& node, const Grid& grid, const std::vector<Node>& grid_nodes);
+  // From tick(): one /agent/node_info to every connected node of each grid whose peer addresses
+  // changed since the last tick. Coalesced so that N agents joining a grid cost O(N) node list reads
+  // per tick, not O(N) per join (which made joins slow down with the cube of the grid size).
+  void flush_peer_updates();
 
   struct Route {
     std::uint64_t connection = 0;
@@ -168,6 +175,7 @@ class AgentHub final : public NodeEvents {
   std::map<std::string, RequestHandler, std::less<>> request_handlers_;
   std::map<std::string, NotificationHandler, std::less<>> notification_handlers_;
   std::uint64_t next_connection_ = 0;
+  std::set<std::int64_t> peers_changed_;  // grids whose nodes must hear of new peer addresses
 
   mutable std::mutex route_mu_;
   std::map<std::int64_t, Route> routes_;  // node -> its current connection

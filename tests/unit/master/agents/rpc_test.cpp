@@ -224,13 +224,41 @@ TEST_F(RpcTest, PeerIpsAndNodeInfoToPeers) {
   a.channel->clear();
   info["PrivateIp"] = "10.0.0.8";
   b.say(Json::array({0, 1, "/nodes/update", Json::array({info})}));
+  EXPECT_TRUE(a.channel->notifications(proto::kMethodNodeInfo).empty()) << "peers hear of it on the next tick";
+  hub_->tick(clock_.now());
   auto a_infos = a.channel->notifications(proto::kMethodNodeInfo);
   ASSERT_EQ(a_infos.size(), 1u);
   EXPECT_EQ(a_infos[0][0]["peer_ips"], Json::array({"10.0.0.8"}));
   // The same IP again: no new node_info.
   a.channel->clear();
   b.say(Json::array({0, 2, "/nodes/update", Json::array({info})}));
+  hub_->tick(clock_.now());
   EXPECT_TRUE(a.channel->notifications(proto::kMethodNodeInfo).empty());
+}
+
+// Many agents joining between two ticks: each connected node gets ONE node_info with all peers,
+// not one per join (which made joins cost O(N^2) node list reads per grid).
+TEST_F(RpcTest, PeerUpdatesAreCoalescedPerTick) {
+  std::vector<decltype(connect_grid(id('A'), "n0"))> agents;
+  const char letters[] = "ABCDEFGHIJ";
+  for (int i = 0; i < 10; ++i) agents.push_back(connect_grid(id(letters[i]), "n" + std::to_string(i)));
+  hub_->tick(clock_.now());
+  for (auto& a : agents) a.channel->clear();
+  for (int i = 0; i < 10; ++i) {
+    auto info = docker_info();
+    info.erase("Labels");  // labels for a label-less node send that node its own node_info at once
+    info["PrivateIp"] = "10.0.1." + std::to_string(i + 1);
+    agents[i].say(Json::array({0, 1, "/nodes/update", Json::array({info})}));
+  }
+  for (auto& a : agents) EXPECT_TRUE(a.channel->notifications(proto::kMethodNodeInfo).empty());
+  hub_->tick(clock_.now());
+  for (int i = 0; i < 10; ++i) {
+    auto infos = agents[i].channel->notifications(proto::kMethodNodeInfo);
+    ASSERT_EQ(infos.size(), 1u) << "node n" << i;
+    EXPECT_EQ(infos[0][0]["peer_ips"].size(), 9u) << "node n" << i;
+  }
+  hub_->tick(clock_.now());
+  for (auto& a : agents) EXPECT_EQ(a.channel->notifications(proto::kMethodNodeInfo).size(), 1u);
 }
 
 // The REST API wired to the hub.
