@@ -3,7 +3,7 @@
 # test suite.
 #
 #   bench/run.sh [BENCH_API ARGS...]     arguments go to bench_api (as before)
-#   BENCH_ONLY="api agents idle"         which benchmarks to run (default: all three)
+#   BENCH_ONLY="api agents idle scheduler"  which benchmarks to run (default: all four)
 #   BENCH_AGENTS_ARGS="--agents 500"     arguments for bench_agents
 #   AGENT_IDLE_ARGS="--sample 20"        arguments for agent_idle.sh
 #
@@ -11,11 +11,11 @@
 # skipped, with a note, when either is missing.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-ONLY=${BENCH_ONLY:-api agents idle}
+ONLY=${BENCH_ONLY:-api agents idle scheduler}
 want() { [[ " $ONLY " == *" $1 "* ]]; }
 
 bash "$ROOT/scripts/setup.sh"
-targets=(kontena-server bench_api bench_agents)
+targets=(kontena-server bench_api bench_agents bench_scheduler)
 have_agent=0
 if grep -q 'add_executable(kontena-agent' "$ROOT/src/agent/CMakeLists.txt" 2>/dev/null; then
   targets+=(kontena-agent)
@@ -51,4 +51,10 @@ if want idle; then
     # shellcheck disable=SC2086
     "$ROOT/bench/agent_idle.sh" --build "$ROOT/build" ${AGENT_IDLE_ARGS:-}
   fi
+fi
+
+if want scheduler; then
+  echo
+  echo "==== bench_scheduler: placements per second (ha + affinity, 100,000 instances over 10,000 nodes) ===="
+  "$ROOT/build/bench/bench_scheduler"
 fi
