@@ -22,6 +22,7 @@ std::unique_ptr<CLI::App> build_app(Context& ctx) {
   register_master_commands(*app, ctx);
   register_grid_commands(*app, ctx);
   register_node_commands(*app, ctx);
+  register_stack_commands(*app, ctx);
   register_misc_commands(*app, ctx);
   // Set after the subcommands exist so that only the top-level help shows it.
   app->footer(

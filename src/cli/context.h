@@ -32,6 +32,7 @@ class Context {
   std::ostream& out() { return *options_.out; }
   std::ostream& err() { return *options_.err; }
   std::istream& in() { return *options_.in; }
+  bool stdin_is_terminal() const { return options_.stdin_is_terminal(); }
   const EnvLookup& env() const { return options_.env; }
   const Clock& clock() const { return *clock_; }
   std::int64_t now_unix() const { return clock_->now_unix_ms() / 1000; }

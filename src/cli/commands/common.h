@@ -18,6 +18,7 @@ void register_master_admin_commands(CLI::App& master, Context& ctx);  // master 
 void register_grid_commands(CLI::App& app, Context& ctx);
 void register_node_commands(CLI::App& app, Context& ctx);
 void register_misc_commands(CLI::App& app, Context& ctx);  // whoami, version
+void register_stack_commands(CLI::App& app, Context& ctx);  // stack validate
 
 // A command group ("grid", "master user"): one subcommand at most; run bare it prints its help.
 CLI::App* add_group(CLI::App& parent, Context& ctx, const std::string& name, const std::string& description);
