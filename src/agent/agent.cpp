@@ -432,6 +432,8 @@ void Agent::on_notification(std::string method, NotificationHandler handler) {
 
 void Agent::set_stats_source(StatsSource source) { stats_source_ = std::move(source); }
 
+void Agent::on_session_open(std::function<void()> handler) { session_open_handlers_.push_back(std::move(handler)); }
+
 asio::awaitable<protocol::RpcResponse> Agent::request(std::string method, Json params) {
   if (!session_) co_return protocol::rpc_error(0, 503, "not connected to the master");
   auto session = session_;
@@ -528,6 +530,7 @@ asio::awaitable<int> Agent::run() {
       spdlog::info("connected to the master url={} master_version={} node_id={} node_name={}", url_.to_string(),
                    conn->peer_version().empty() ? "?" : conn->peer_version(), options_.node_id, options_.node_name);
       session_ = std::make_shared<Session>(*this, std::move(conn));
+      for (const auto& handler : session_open_handlers_) asio::post(loop_, handler);
       auto started = SteadyClock::now();
       SessionEnd end = co_await session_->run();
       session_.reset();

@@ -77,6 +77,8 @@ class Agent {
   void on_request(std::string method, RequestHandler handler);
   void on_notification(std::string method, NotificationHandler handler);
   void set_stats_source(StatsSource source);
+  // Called (posted to the loop) each time a session with the master opens.
+  void on_session_open(std::function<void()> handler);
   // Agent -> master RPC on the current session; an error response (503) when not connected or
   // when the session ends first, 504 when the master does not answer within request_timeout.
   asio::awaitable<protocol::RpcResponse> request(std::string method, Json params);
@@ -111,6 +113,7 @@ class Agent {
   std::map<std::string, RequestHandler> request_handlers_;
   std::map<std::string, std::vector<NotificationHandler>> notification_handlers_;
   StatsSource stats_source_;
+  std::vector<std::function<void()>> session_open_handlers_;
   std::shared_ptr<HostStatsCollector> stats_collector_;
   std::shared_ptr<Session> session_;
   MasterState master_state_;

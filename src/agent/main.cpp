@@ -12,6 +12,7 @@
 #include "agent/connection/master_url.h"
 #include "agent/docker/docker_client.h"
 #include "agent/options.h"
+#include "agent/pod_sync.h"
 #include "common/clock.h"
 #include "common/error.h"
 #include "common/log.h"
@@ -31,7 +32,7 @@ int main(int argc, char** argv) {
   std::string master, grid_token, node_token, node_id, node_name, docker_socket, public_ip, private_ip, peer_interface;
   std::vector<std::string> label_args;
   std::string ping_interval = "30", ping_timeout = "5", update_interval = "60", backoff_max = "90", backoff_base = "1",
-              connect_timeout = "10";
+              connect_timeout = "10", reconcile_interval = "30";
   std::string ssl_verify = "true", ssl_hostname, ssl_ca_file;
   std::string log_level = "info";
 
@@ -55,6 +56,8 @@ int main(int argc, char** argv) {
       ->envname("KONTENA_PING_TIMEOUT")->capture_default_str();
   app.add_option("--update-interval", update_interval, "interval of /nodes/update and /nodes/stats")
       ->envname("KONTENA_UPDATE_INTERVAL")->capture_default_str();
+  app.add_option("--reconcile-interval", reconcile_interval, "period of the full service pod reconcile (fetches the desired pods)")
+      ->envname("KONTENA_RECONCILE_INTERVAL")->capture_default_str();
   app.add_option("--backoff-max", backoff_max, "longest delay between reconnects")->envname("KONTENA_BACKOFF_MAX")->capture_default_str();
   app.add_option("--backoff-base", backoff_base, "first reconnect delay (doubles per failure, with jitter)")
       ->envname("KONTENA_BACKOFF_BASE")->capture_default_str();
@@ -81,6 +84,7 @@ int main(int argc, char** argv) {
   kontena::init_logging("agent", or_default(log_level, "info"));
 
   AgentOptions options;
+  ka::PodSyncOptions pod_sync_options;
   try {
     if (master.empty())
       kontena::invalid("master", "no master URL: set --master or KONTENA_URI (e.g. ws://192.168.1.10:9292)");
@@ -106,6 +110,7 @@ int main(int argc, char** argv) {
     options.backoff_max = ka::parse_duration(or_default(backoff_max, "90"), "--backoff-max");
     options.backoff_base = ka::parse_duration(or_default(backoff_base, "1"), "--backoff-base");
     options.connect_timeout = ka::parse_duration(or_default(connect_timeout, "10"), "--connect-timeout");
+    pod_sync_options.interval = ka::parse_duration(or_default(reconcile_interval, "30"), "--reconcile-interval");
     options.tls.verify = ka::parse_bool(or_default(ssl_verify, "true"), "--ssl-verify / KONTENA_SSL_VERIFY");
     options.tls.hostname = ssl_hostname;
     options.tls.ca_file = ssl_ca_file;
@@ -124,6 +129,7 @@ int main(int argc, char** argv) {
   try {
     std::shared_ptr<ka::docker::DockerClient> docker = ka::docker::make_engine_client(options.docker_socket, std::chrono::seconds(30));
     ka::Agent agent(io.get_executor(), pool.get_executor(), options, docker, clock);
+    ka::PodSync pod_sync(agent, io.get_executor(), *docker, clock, pod_sync_options);
     spdlog::info("kontena-agent starting version={} master={} docker_socket={}", KONTENA_VERSION, options.master_url,
                  options.docker_socket);
 
@@ -154,6 +160,7 @@ int main(int argc, char** argv) {
       io.stop();
     });
     io.run();
+    pod_sync.stop();
     pool.stop();
     pool.join();
   } catch (const kontena::Error& e) {

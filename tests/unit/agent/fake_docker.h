@@ -1,5 +1,6 @@
 // A DockerClient for the agent's unit tests: info() answers a canned object (or fails the first
-// N calls, as an unreachable engine does); everything else is not used by the session logic yet.
+// N calls, as an unreachable engine does); list_containers answers set_containers() (for the
+// service-pod reconciler); everything else is not used by the session logic yet.
 #pragma once
 #include <atomic>
 #include <mutex>
@@ -59,7 +60,15 @@ class FakeDocker final : public docker::DockerClient {
   void kill_container(const std::string&, const std::string&) override { unused("kill_container"); }
   void remove_container(const std::string&, bool, bool) override { unused("remove_container"); }
   std::optional<Json> inspect_container(const std::string&) override { return std::nullopt; }
-  std::vector<docker::ContainerSummary> list_containers(const std::vector<std::string>&, bool) override { return {}; }
+  // The containers list_containers answers (filters ignored); empty unless set.
+  void set_containers(std::vector<docker::ContainerSummary> containers) {
+    std::lock_guard lock(mutex_);
+    containers_ = std::move(containers);
+  }
+  std::vector<docker::ContainerSummary> list_containers(const std::vector<std::string>&, bool) override {
+    std::lock_guard lock(mutex_);
+    return containers_;
+  }
   Json container_stats(const std::string&) override { unused("container_stats"); }
   std::unique_ptr<docker::Stream> stream_events(const Json&, std::function<void(const Json&)>) override {
     unused("stream_events");
@@ -79,6 +88,7 @@ class FakeDocker final : public docker::DockerClient {
 
   std::mutex mutex_;
   Json info_;
+  std::vector<docker::ContainerSummary> containers_;
   std::atomic<int> failures_{0};
   std::atomic<int> info_calls_{0};
 };
