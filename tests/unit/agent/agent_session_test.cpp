@@ -7,8 +7,7 @@
 
 #include "agent/agent.h"
 #include "common/clock.h"
-#include "fake_docker.h"
-#include "fake_master.h"
+#include "agent_harness.h"
 #include "protocol/agent_protocol.h"
 
 using namespace kontena;
@@ -16,54 +15,20 @@ using namespace kontena::agent;
 using agent::fakes::FakeDocker;
 using agent::fakes::FakeMaster;
 using agent::fakes::FakeMasterConnection;
+using agent::fakes::AgentHarness;
 using std::chrono::milliseconds;
 using Json = nlohmann::json;
 
 namespace {
 
-class AgentSession : public ::testing::Test {
+class AgentSession : public AgentHarness {
  protected:
-  AgentSession() : master(io), docker(std::make_shared<FakeDocker>()) {
-    options.master_url = master.url();
-    options.grid_token = "grid-token-1";
-    options.labels = {"region=eu", "ssd=yes"};
-    options.private_ip = "10.1.2.3";
-    options.ping_interval = milliseconds(200);
-    options.ping_timeout = milliseconds(300);
-    options.update_interval = milliseconds(60'000);
-    options.backoff_base = milliseconds(20);
-    options.backoff_max = milliseconds(100);
-    options.connect_timeout = milliseconds(2'000);
-    options.request_timeout = milliseconds(2'000);
-  }
-
-  ~AgentSession() override {
-    if (agent && !exit_code) {
-      agent->stop();
-      run_until([&] { return exit_code.has_value(); }, milliseconds(3000));
-    }
-    master.stop();
-    run_for(milliseconds(50));
-    pool.join();
-  }
+  AgentSession() { options.labels = {"region=eu", "ssd=yes"}; }
 
   void start() {
-    agent = std::make_unique<Agent>(io.get_executor(), pool.get_executor(), options, docker, clock);
+    start_agent();
     if (stats_source) agent->set_stats_source(stats_source);
-    asio::co_spawn(io, agent->run(), [this](std::exception_ptr e, int code) { exit_code = e ? -1 : code; });
-  }
-
-  bool run_until(const std::function<bool()>& done, milliseconds timeout = milliseconds(5000)) {
-    auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (!done()) {
-      if (std::chrono::steady_clock::now() > deadline) return false;
-      io.run_for(milliseconds(5));
-      if (io.stopped()) io.restart();
-    }
-    return true;
-  }
-  void run_for(milliseconds d) {
-    run_until([] { return false; }, d);
+    run_agent();
   }
 
   // Waits for the n-th (0-based) WebSocket connection and its /nodes/update.
@@ -76,15 +41,7 @@ class AgentSession : public ::testing::Test {
     return ok ? c : nullptr;
   }
 
-  asio::io_context io;
-  asio::thread_pool pool{1};
-  FakeMaster master;
-  std::shared_ptr<FakeDocker> docker;
-  ManualClock clock{std::chrono::system_clock::time_point{milliseconds(1795530000123)}};
-  AgentOptions options;
   StatsSource stats_source;
-  std::unique_ptr<Agent> agent;
-  std::optional<int> exit_code;
 };
 
 }  // namespace

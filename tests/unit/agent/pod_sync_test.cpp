@@ -7,8 +7,7 @@
 #include "agent/agent.h"
 #include "agent/pod_sync.h"
 #include "common/clock.h"
-#include "fake_docker.h"
-#include "fake_master.h"
+#include "agent_harness.h"
 #include "protocol/service_pod.h"
 
 using namespace kontena;
@@ -16,24 +15,16 @@ using namespace kontena::agent;
 using agent::fakes::FakeDocker;
 using agent::fakes::FakeMaster;
 using agent::fakes::FakeMasterConnection;
+using agent::fakes::AgentHarness;
 using std::chrono::milliseconds;
 using Json = nlohmann::json;
 
 namespace {
 
-class PodSyncTest : public ::testing::Test {
+class PodSyncTest : public AgentHarness {
  protected:
-  PodSyncTest() : master(io), docker(std::make_shared<FakeDocker>()) {
-    options.master_url = master.url();
-    options.grid_token = "grid-token-1";
-    options.private_ip = "10.1.2.3";
-    options.ping_interval = milliseconds(200);
+  PodSyncTest() {
     options.ping_timeout = milliseconds(1000);
-    options.update_interval = milliseconds(60'000);
-    options.backoff_base = milliseconds(20);
-    options.backoff_max = milliseconds(100);
-    options.connect_timeout = milliseconds(2'000);
-    options.request_timeout = milliseconds(2'000);
     master.on_frame = [this](FakeMasterConnection& c, const Json& f) {
       if (FakeMaster::answer_node_update(c, f)) return;
       if (f.is_array() && f.size() == 4 && f[0] == 0 && f[2] == "/node_service_pods/list")
@@ -43,39 +34,23 @@ class PodSyncTest : public ::testing::Test {
     };
   }
 
+  // The reconciler thread may still post to the loop: stop it before the master and the loop go,
+  // and destroy it only after the loop ran what it posted.
   ~PodSyncTest() override {
-    if (agent && !exit_code) {
-      agent->stop();
-      run_until([&] { return exit_code.has_value(); }, milliseconds(3000));
-    }
+    stop_agent();
     if (sync) sync->stop();
-    master.stop();
-    run_for(milliseconds(50));
+    stop_master();
     sync.reset();
-    pool.join();
   }
 
   void start() {
-    agent = std::make_unique<Agent>(io.get_executor(), pool.get_executor(), options, docker, clock);
+    start_agent();
     PodSyncOptions o;
     o.interval = interval;
     o.watch_events = false;  // the fake Docker has no event stream
     // The reconciler's interval runs on its own thread: a real clock (ManualClock is not thread-safe).
     sync = std::make_unique<PodSync>(*agent, io.get_executor(), *docker, system_clock, o);
-    asio::co_spawn(io, agent->run(), [this](std::exception_ptr e, int code) { exit_code = e ? -1 : code; });
-  }
-
-  bool run_until(const std::function<bool()>& done, milliseconds timeout = milliseconds(5000)) {
-    auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (!done()) {
-      if (std::chrono::steady_clock::now() > deadline) return false;
-      io.run_for(milliseconds(5));
-      if (io.stopped()) io.restart();
-    }
-    return true;
-  }
-  void run_for(milliseconds d) {
-    run_until([] { return false; }, d);
+    run_agent();
   }
 
   std::size_t calls(const std::string& method) {
@@ -83,18 +58,10 @@ class PodSyncTest : public ::testing::Test {
     return c ? c->calls(method).size() : 0;
   }
 
-  asio::io_context io;
-  asio::thread_pool pool{1};
-  FakeMaster master;
-  std::shared_ptr<FakeDocker> docker;
-  ManualClock clock{std::chrono::system_clock::time_point{milliseconds(1795530000123)}};
   SystemClock system_clock;
-  AgentOptions options;
   milliseconds interval{60'000};
   Json pods = Json::array();
-  std::unique_ptr<Agent> agent;
   std::unique_ptr<PodSync> sync;
-  std::optional<int> exit_code;
 };
 
 const char* kNodeId = "QWER:TYUI:OPAS:DFGH:JKLZ:XCVB:NMQW:ERTY:UIOP:ASDF:GHJK:LZXC";
