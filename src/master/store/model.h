@@ -99,4 +99,131 @@ struct AuditEntry {
   Json request_body = nullptr;  // with secrets (tokens, codes) redacted
 };
 
+
+// ---- stacks and services (issue 4; docs/api/stacks-services.md) ----
+
+// A stack: a named set of services installed from a stack file. Each install/upgrade that changes
+// the definition adds a StackRevision; `revision` is the latest one, `deployed_revision` the one
+// last deployed (0 = never). The grid's stack-less services belong to no Stack row: their
+// Service::stack_id is 0 and their stack name is "null" in every API.
+struct Stack {
+  std::int64_t id = 0;
+  std::int64_t grid_id = 0;
+  std::string name;          // unique within the grid, [a-z0-9-]+, never "null"
+  std::string stack;         // the file's `stack:` ("user/name" or "name")
+  std::string version;       // the file's version ("0.0.1")
+  std::string parent_name;   // the stack that installed this one as a dependency; empty = none
+  std::vector<std::string> labels;  // "key=value"
+  std::string expose;        // the exposed service's name; empty = none
+  int revision = 1;
+  int deployed_revision = 0;
+  std::int64_t created_at = 0;
+  std::int64_t updated_at = 0;
+};
+
+// One version of a stack's definition: the normalised stack JSON the CLI sent (docs/stack-file.md:
+// services[], volumes[], dependencies[], variables, source, ...).
+struct StackRevision {
+  std::int64_t id = 0;
+  std::int64_t stack_id = 0;
+  int revision = 0;
+  Json definition = Json::object();
+  std::int64_t created_at = 0;
+};
+
+// A service (reference §3 GridService). `spec` is the normalised service JSON of
+// docs/stack-file.md (image, instances, env, ports, deploy, health_check, hooks, ...), the same for
+// stack services and stack-less ones. `revision` grows by one on every change of spec (and on a
+// forced deploy): the agent recreates containers of an older service_revision.
+struct Service {
+  std::int64_t id = 0;
+  std::int64_t grid_id = 0;
+  std::int64_t stack_id = 0;   // 0 = the grid's null stack
+  std::string stack_name = "null";  // the stack's name, filled by the store on reads
+  std::string name;            // unique within the stack
+  Json spec = Json::object();
+  std::int64_t revision = 1;
+  int stack_revision = 0;      // the stack revision that last wrote spec (0 for stack-less)
+  std::string state = "initialized";  // initialized | running | stopped
+  std::int64_t deployed_at = 0;       // last successful deploy; 0 = never
+  std::int64_t created_at = 0;
+  std::int64_t updated_at = 0;
+};
+
+// One instance (1..N) of a service and the node it is on (reference §5.4, §13). The desired side
+// is written by the master (deployer, stop/start, drain); the reported side by the agent through
+// /node_service_pods/set_state and health results.
+struct ServiceInstance {
+  std::int64_t id = 0;
+  std::int64_t service_id = 0;
+  int instance_number = 0;
+  std::int64_t node_id = 0;       // Node::id; 0 = not placed (node removed or not yet scheduled)
+  std::string desired_state = "running";  // initialized | running | stopped | terminated
+  std::string deploy_rev;         // the deploy that last placed it (opaque; ISO time of its start)
+  std::string state;              // reported: running | restarting | stopped | missing; "" = none yet
+  std::string error;              // reported error; "" = none
+  std::string rev;                // the deploy_rev the agent last applied
+  std::string health;             // "" (no check) | healthy | unhealthy
+  std::int64_t reported_at = 0;   // when the agent last reported
+  std::int64_t created_at = 0;
+  std::int64_t updated_at = 0;
+};
+
+// A deploy of one service (reference §5.4): created -> ongoing -> success | error | aborted.
+// `instances` is the per-instance progress the CLI follows:
+//   [{"instance_number": 1, "node": "node-1", "state": "pending|deploying|running|error|removed",
+//     "error": "..."}]
+struct ServiceDeploy {
+  std::int64_t id = 0;
+  std::int64_t service_id = 0;
+  std::int64_t stack_deploy_id = 0;  // 0 = not part of a stack deploy
+  std::string state = "created";
+  std::string reason;         // "deploy", "scale", "reschedule", "force", ...
+  bool force = false;
+  std::string error;          // on error: which instance failed and why
+  Json instances = Json::array();
+  std::int64_t created_at = 0;
+  std::int64_t started_at = 0;   // 0 = not started
+  std::int64_t finished_at = 0;  // 0 = not finished
+};
+
+// A deploy of a whole stack: its services one after the other in link order.
+struct StackDeploy {
+  std::int64_t id = 0;
+  std::int64_t stack_id = 0;
+  int revision = 0;
+  std::string state = "created";  // created | ongoing | success | error
+  std::string error;
+  std::int64_t created_at = 0;
+  std::int64_t finished_at = 0;
+};
+
+// An event of a grid's event log (reference §12), bounded like the audit log.
+struct EventLog {
+  std::int64_t id = 0;
+  std::int64_t grid_id = 0;
+  std::string stack;          // "" or the stack's name ("null" for stack-less services)
+  std::string service;        // "" or the service's name
+  int instance_number = 0;    // 0 = not about one instance
+  std::string node;           // "" or a node name
+  std::string type;           // "service:deploy", "service:create_instance", "scheduler", ...
+  int severity = 1;           // 0 debug, 1 info, 2 warn, 3 error
+  std::string message;
+  std::int64_t created_at = 0;
+};
+
+// One line a container wrote (reference §12), bounded.
+struct ContainerLog {
+  std::int64_t id = 0;
+  std::int64_t grid_id = 0;
+  std::string node;           // node name
+  std::string stack;          // "null" for stack-less services
+  std::string service;
+  int instance_number = 0;
+  std::string container;      // container name ("shop.web-1")
+  std::string stream;         // stdout | stderr
+  std::string data;
+  std::int64_t created_at = 0;  // when the container wrote it (Docker's timestamp)
+};
+
 }  // namespace kontena::master

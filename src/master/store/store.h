@@ -49,6 +49,7 @@ class Store {
   // --- grids and membership
   virtual std::vector<Grid> grids() = 0;
   virtual std::vector<Grid> grids_of_user(std::int64_t user_id) = 0;
+  virtual std::optional<Grid> grid_by_id(std::int64_t id) = 0;
   virtual std::optional<Grid> grid_by_name(std::string_view name) = 0;
   virtual std::optional<Grid> grid_by_token(std::string_view token) = 0;
   virtual Grid insert_grid(const Grid& grid) = 0;
@@ -70,6 +71,76 @@ class Store {
   virtual void update_node(const Node& node) = 0;
   virtual void delete_node(std::int64_t id) = 0;
 
+  // --- stacks (deleting a grid deletes its stacks, services, instances, deploys and logs)
+  virtual std::vector<Stack> stacks_of_grid(std::int64_t grid_id) = 0;  // ordered by name
+  virtual std::optional<Stack> stack_by_id(std::int64_t id) = 0;
+  virtual std::optional<Stack> stack_by_name(std::int64_t grid_id, std::string_view name) = 0;
+  // Inserts the stack with revision 1 and its first StackRevision (definition); conflict when the
+  // name is taken in the grid.
+  virtual Stack insert_stack(const Stack& stack, const Json& definition) = 0;
+  // Writes name-independent fields (stack, version, parent_name, labels, expose, revision,
+  // deployed_revision, updated_at).
+  virtual void update_stack(const Stack& stack) = 0;
+  // Adds revision stack.revision + 1 with this definition, bumps Stack::revision; returns it.
+  virtual StackRevision add_stack_revision(std::int64_t stack_id, const Json& definition) = 0;
+  virtual std::optional<StackRevision> stack_revision(std::int64_t stack_id, int revision) = 0;
+  virtual std::vector<StackRevision> stack_revisions(std::int64_t stack_id) = 0;  // oldest first
+  // With its revisions, services (and their instances and deploys) and stack deploys.
+  virtual void delete_stack(std::int64_t id) = 0;
+
+  // --- services
+  // stack_id: nullopt = every service of the grid; 0 = the null stack's. Ordered by stack, name.
+  virtual std::vector<Service> services_of_grid(std::int64_t grid_id,
+                                                std::optional<std::int64_t> stack_id = std::nullopt) = 0;
+  virtual std::optional<Service> service_by_id(std::int64_t id) = 0;
+  // stack_id 0 = the null stack.
+  virtual std::optional<Service> service_by_name(std::int64_t grid_id, std::int64_t stack_id, std::string_view name) = 0;
+  virtual Service insert_service(const Service& service) = 0;  // conflict when the name is taken
+  virtual void update_service(const Service& service) = 0;     // spec, revision, stack_revision, state, deployed_at, updated_at
+  virtual void delete_service(std::int64_t id) = 0;            // with its instances and deploys
+
+  // --- service instances
+  virtual std::vector<ServiceInstance> instances_of_service(std::int64_t service_id) = 0;  // by number
+  virtual std::vector<ServiceInstance> instances_on_node(std::int64_t node_id) = 0;
+  virtual std::vector<ServiceInstance> instances_of_grid(std::int64_t grid_id) = 0;
+  virtual std::optional<ServiceInstance> instance(std::int64_t service_id, int instance_number) = 0;
+  // Inserts or replaces the row of (service_id, instance_number); returns it with its id.
+  virtual ServiceInstance upsert_instance(const ServiceInstance& instance) = 0;
+  virtual void delete_instance(std::int64_t service_id, int instance_number) = 0;  // idempotent
+  // Deleting a node sets node_id = 0 on its instances (the scheduler then places them anew).
+
+  // --- deploys
+  virtual ServiceDeploy insert_service_deploy(const ServiceDeploy& deploy) = 0;
+  virtual void update_service_deploy(const ServiceDeploy& deploy) = 0;
+  virtual std::optional<ServiceDeploy> service_deploy(std::int64_t id) = 0;
+  // Deploys in state created or ongoing, oldest first (every grid).
+  virtual std::vector<ServiceDeploy> pending_service_deploys() = 0;
+  virtual std::vector<ServiceDeploy> deploys_of_service(std::int64_t service_id, int limit) = 0;  // newest first
+  virtual std::vector<ServiceDeploy> deploys_of_stack_deploy(std::int64_t stack_deploy_id) = 0;   // oldest first
+  virtual StackDeploy insert_stack_deploy(const StackDeploy& deploy) = 0;
+  virtual void update_stack_deploy(const StackDeploy& deploy) = 0;
+  virtual std::optional<StackDeploy> stack_deploy(std::int64_t id) = 0;
+  virtual std::vector<StackDeploy> pending_stack_deploys() = 0;  // created or ongoing, oldest first
+
+  // --- event log and container logs: bounded (oldest go first past max_event_logs /
+  // max_container_logs). Queries return oldest first, at most `limit`, ids > after_id, created_at
+  // >= since (0 = no bound); empty filter strings match everything.
+  struct LogFilter {
+    std::int64_t grid_id = 0;
+    std::string stack;
+    std::string service;
+    int instance_number = 0;  // 0 = all
+    std::string node;
+    std::int64_t after_id = 0;
+    std::int64_t since = 0;
+    int limit = 100;
+    bool tail = true;  // true: the newest `limit` matching (still returned oldest first)
+  };
+  virtual void append_events(const std::vector<EventLog>& events) = 0;
+  virtual std::vector<EventLog> events(const LogFilter& filter) = 0;
+  virtual void append_container_logs(const std::vector<ContainerLog>& lines) = 0;
+  virtual std::vector<ContainerLog> container_logs(const LogFilter& filter) = 0;
+
   // --- master configuration (flat key/value)
   virtual std::map<std::string, std::string> config() = 0;
   virtual void set_config(const std::string& key, const std::string& value) = 0;
@@ -84,6 +155,8 @@ class Store {
 struct SqliteOptions {
   std::string path;                     // database file; created with its directory if missing
   std::size_t max_audit_entries = 100000;
+  std::size_t max_event_logs = 100000;
+  std::size_t max_container_logs = 500000;
 };
 
 // Opens (creating and migrating as needed) the SQLite store in WAL mode.
