@@ -113,6 +113,131 @@ CREATE TABLE audit_logs (
 CREATE INDEX audit_logs_by_grid ON audit_logs(grid, id);
 )sql";
 
+// Version 2: stacks and services (issue 4). A service of the grid's null stack has stack_id NULL
+// (the API's stack_id 0), so that stacks(id) can be a foreign key; its name is unique per
+// (grid, stack) through an expression index. Deploy references are NULL when absent for the
+// same reason. The logs hold names, not references, and carry no foreign keys: a line arriving
+// for a grid being deleted must not fail its batch; the store deletes a grid's logs itself.
+constexpr std::string_view kSchemaV2 = R"sql(
+CREATE TABLE stacks (
+  id INTEGER PRIMARY KEY,
+  grid_id INTEGER NOT NULL REFERENCES grids(id) ON DELETE CASCADE,
+  name TEXT NOT NULL,
+  stack TEXT NOT NULL,
+  version TEXT NOT NULL,
+  parent_name TEXT NOT NULL,
+  labels TEXT NOT NULL,             -- JSON array
+  expose TEXT NOT NULL,
+  revision INTEGER NOT NULL,
+  deployed_revision INTEGER NOT NULL,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL,
+  UNIQUE (grid_id, name)
+);
+
+CREATE TABLE stack_revisions (
+  id INTEGER PRIMARY KEY,
+  stack_id INTEGER NOT NULL REFERENCES stacks(id) ON DELETE CASCADE,
+  revision INTEGER NOT NULL,
+  definition TEXT NOT NULL,         -- JSON
+  created_at INTEGER NOT NULL,
+  UNIQUE (stack_id, revision)
+);
+
+CREATE TABLE services (
+  id INTEGER PRIMARY KEY,
+  grid_id INTEGER NOT NULL REFERENCES grids(id) ON DELETE CASCADE,
+  stack_id INTEGER REFERENCES stacks(id) ON DELETE CASCADE,  -- NULL: the grid's null stack
+  name TEXT NOT NULL,
+  spec TEXT NOT NULL,               -- JSON
+  revision INTEGER NOT NULL,
+  stack_revision INTEGER NOT NULL,
+  state TEXT NOT NULL,
+  deployed_at INTEGER NOT NULL,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL
+);
+CREATE UNIQUE INDEX services_by_name ON services(grid_id, ifnull(stack_id, 0), name);
+CREATE INDEX services_by_stack ON services(stack_id);
+
+CREATE TABLE service_instances (
+  id INTEGER PRIMARY KEY,
+  service_id INTEGER NOT NULL REFERENCES services(id) ON DELETE CASCADE,
+  instance_number INTEGER NOT NULL,
+  node_id INTEGER REFERENCES nodes(id) ON DELETE SET NULL,  -- NULL: not placed
+  desired_state TEXT NOT NULL,
+  deploy_rev TEXT NOT NULL,
+  state TEXT NOT NULL,
+  error TEXT NOT NULL,
+  rev TEXT NOT NULL,
+  health TEXT NOT NULL,
+  reported_at INTEGER NOT NULL,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL,
+  UNIQUE (service_id, instance_number)
+);
+CREATE INDEX service_instances_by_node ON service_instances(node_id);
+
+CREATE TABLE stack_deploys (
+  id INTEGER PRIMARY KEY,
+  stack_id INTEGER NOT NULL REFERENCES stacks(id) ON DELETE CASCADE,
+  revision INTEGER NOT NULL,
+  state TEXT NOT NULL,
+  error TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  finished_at INTEGER NOT NULL
+);
+CREATE INDEX stack_deploys_by_stack ON stack_deploys(stack_id);
+CREATE INDEX stack_deploys_pending ON stack_deploys(id) WHERE state IN ('created', 'ongoing');
+
+CREATE TABLE service_deploys (
+  id INTEGER PRIMARY KEY,
+  service_id INTEGER NOT NULL REFERENCES services(id) ON DELETE CASCADE,
+  stack_deploy_id INTEGER REFERENCES stack_deploys(id) ON DELETE CASCADE,  -- NULL: none
+  state TEXT NOT NULL,
+  reason TEXT NOT NULL,
+  force INTEGER NOT NULL,
+  error TEXT NOT NULL,
+  instances TEXT NOT NULL,          -- JSON array
+  created_at INTEGER NOT NULL,
+  started_at INTEGER NOT NULL,
+  finished_at INTEGER NOT NULL
+);
+CREATE INDEX service_deploys_by_service ON service_deploys(service_id, id);
+CREATE INDEX service_deploys_by_stack_deploy ON service_deploys(stack_deploy_id, id);
+CREATE INDEX service_deploys_pending ON service_deploys(id) WHERE state IN ('created', 'ongoing');
+
+CREATE TABLE event_logs (
+  id INTEGER PRIMARY KEY,           -- max(id) + 1 on insert; trimming drops the lowest ids
+  grid_id INTEGER NOT NULL,
+  stack TEXT NOT NULL,
+  service TEXT NOT NULL,
+  instance_number INTEGER NOT NULL,
+  node TEXT NOT NULL,
+  type TEXT NOT NULL,
+  severity INTEGER NOT NULL,
+  message TEXT NOT NULL,
+  created_at INTEGER NOT NULL
+);
+CREATE INDEX event_logs_by_grid ON event_logs(grid_id, id);
+CREATE INDEX event_logs_by_service ON event_logs(grid_id, service, id);
+
+CREATE TABLE container_logs (
+  id INTEGER PRIMARY KEY,           -- as event_logs
+  grid_id INTEGER NOT NULL,
+  node TEXT NOT NULL,
+  stack TEXT NOT NULL,
+  service TEXT NOT NULL,
+  instance_number INTEGER NOT NULL,
+  container TEXT NOT NULL,
+  stream TEXT NOT NULL,
+  data TEXT NOT NULL,
+  created_at INTEGER NOT NULL
+);
+CREATE INDEX container_logs_by_grid ON container_logs(grid_id, id);
+CREATE INDEX container_logs_by_service ON container_logs(grid_id, service, id);
+)sql";
+
 std::int64_t now_unix_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
       .count();
@@ -123,6 +248,7 @@ std::int64_t now_unix_ms() {
 const std::vector<Migration>& migrations() {
   static const std::vector<Migration> all = {
       {1, kSchemaV1},
+      {2, kSchemaV2},
   };
   return all;
 }

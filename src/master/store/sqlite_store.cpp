@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <chrono>
 #include <filesystem>
 #include <mutex>
 #include <system_error>
@@ -50,6 +51,28 @@ constexpr std::string_view kNodeColumns =
 constexpr std::string_view kAuditColumns =
     "id, created_at, user_id, user_email, grid, resource_type, resource_id, resource_name, event_name, event_status, "
     "http_status, error, source_ip, user_agent, request_method, request_path, request_body";
+
+constexpr std::string_view kStackColumns =
+    "k.id, k.grid_id, k.name, k.stack, k.version, k.parent_name, k.labels, k.expose, k.revision, "
+    "k.deployed_revision, k.created_at, k.updated_at";
+constexpr std::string_view kRevisionColumns = "r.id, r.stack_id, r.revision, r.definition, r.created_at";
+// Column 4 is the stack's name ("null" for the null stack): services order by it.
+constexpr std::string_view kServiceColumns =
+    "v.id, v.grid_id, ifnull(v.stack_id, 0), ifnull(k.name, 'null'), v.name, v.spec, v.revision, v.stack_revision, "
+    "v.state, v.deployed_at, v.created_at, v.updated_at";
+const std::string kServiceFrom = "FROM services v LEFT JOIN stacks k ON k.id = v.stack_id";
+constexpr std::string_view kInstanceColumns =
+    "i.id, i.service_id, i.instance_number, ifnull(i.node_id, 0), i.desired_state, i.deploy_rev, i.state, i.error, "
+    "i.rev, i.health, i.reported_at, i.created_at, i.updated_at";
+constexpr std::string_view kServiceDeployColumns =
+    "d.id, d.service_id, ifnull(d.stack_deploy_id, 0), d.state, d.reason, d.force, d.error, d.instances, "
+    "d.created_at, d.started_at, d.finished_at";
+constexpr std::string_view kStackDeployColumns =
+    "d.id, d.stack_id, d.revision, d.state, d.error, d.created_at, d.finished_at";
+constexpr std::string_view kEventColumns =
+    "id, grid_id, stack, service, instance_number, node, type, severity, message, created_at";
+constexpr std::string_view kContainerLogColumns =
+    "id, grid_id, node, stack, service, instance_number, container, stream, data, created_at";
 
 // "SELECT <columns> <rest>", built once per call site (the result is the statement cache key).
 std::string select_sql(std::string_view columns, std::string_view rest) {
@@ -150,6 +173,165 @@ AuditEntry read_audit(const Statement& row) {
   return entry;
 }
 
+Stack read_stack(const Statement& row) {
+  Stack stack;
+  stack.id = row.int64(0);
+  stack.grid_id = row.int64(1);
+  stack.name = row.text(2);
+  stack.stack = row.text(3);
+  stack.version = row.text(4);
+  stack.parent_name = row.text(5);
+  stack.labels = row.strings(6);
+  stack.expose = row.text(7);
+  stack.revision = row.int32(8);
+  stack.deployed_revision = row.int32(9);
+  stack.created_at = row.int64(10);
+  stack.updated_at = row.int64(11);
+  return stack;
+}
+
+StackRevision read_revision(const Statement& row) {
+  StackRevision revision;
+  revision.id = row.int64(0);
+  revision.stack_id = row.int64(1);
+  revision.revision = row.int32(2);
+  revision.definition = row.json(3);
+  revision.created_at = row.int64(4);
+  return revision;
+}
+
+Service read_service(const Statement& row) {
+  Service service;
+  service.id = row.int64(0);
+  service.grid_id = row.int64(1);
+  service.stack_id = row.int64(2);
+  service.stack_name = row.text(3);
+  service.name = row.text(4);
+  service.spec = row.json(5);
+  service.revision = row.int64(6);
+  service.stack_revision = row.int32(7);
+  service.state = row.text(8);
+  service.deployed_at = row.int64(9);
+  service.created_at = row.int64(10);
+  service.updated_at = row.int64(11);
+  return service;
+}
+
+ServiceInstance read_instance(const Statement& row) {
+  ServiceInstance instance;
+  instance.id = row.int64(0);
+  instance.service_id = row.int64(1);
+  instance.instance_number = row.int32(2);
+  instance.node_id = row.int64(3);
+  instance.desired_state = row.text(4);
+  instance.deploy_rev = row.text(5);
+  instance.state = row.text(6);
+  instance.error = row.text(7);
+  instance.rev = row.text(8);
+  instance.health = row.text(9);
+  instance.reported_at = row.int64(10);
+  instance.created_at = row.int64(11);
+  instance.updated_at = row.int64(12);
+  return instance;
+}
+
+ServiceDeploy read_service_deploy(const Statement& row) {
+  ServiceDeploy deploy;
+  deploy.id = row.int64(0);
+  deploy.service_id = row.int64(1);
+  deploy.stack_deploy_id = row.int64(2);
+  deploy.state = row.text(3);
+  deploy.reason = row.text(4);
+  deploy.force = row.boolean(5);
+  deploy.error = row.text(6);
+  deploy.instances = row.json(7);
+  deploy.created_at = row.int64(8);
+  deploy.started_at = row.int64(9);
+  deploy.finished_at = row.int64(10);
+  return deploy;
+}
+
+StackDeploy read_stack_deploy(const Statement& row) {
+  StackDeploy deploy;
+  deploy.id = row.int64(0);
+  deploy.stack_id = row.int64(1);
+  deploy.revision = row.int32(2);
+  deploy.state = row.text(3);
+  deploy.error = row.text(4);
+  deploy.created_at = row.int64(5);
+  deploy.finished_at = row.int64(6);
+  return deploy;
+}
+
+EventLog read_event(const Statement& row) {
+  EventLog event;
+  event.id = row.int64(0);
+  event.grid_id = row.int64(1);
+  event.stack = row.text(2);
+  event.service = row.text(3);
+  event.instance_number = row.int32(4);
+  event.node = row.text(5);
+  event.type = row.text(6);
+  event.severity = row.int32(7);
+  event.message = row.text(8);
+  event.created_at = row.int64(9);
+  return event;
+}
+
+ContainerLog read_container_log(const Statement& row) {
+  ContainerLog line;
+  line.id = row.int64(0);
+  line.grid_id = row.int64(1);
+  line.node = row.text(2);
+  line.stack = row.text(3);
+  line.service = row.text(4);
+  line.instance_number = row.int32(5);
+  line.container = row.text(6);
+  line.stream = row.text(7);
+  line.data = row.text(8);
+  line.created_at = row.int64(9);
+  return line;
+}
+
+// A reference that is 0 when absent is stored as NULL, so that foreign keys ignore it.
+std::optional<std::int64_t> null_if_zero(std::int64_t id) {
+  if (id == 0) return std::nullopt;
+  return id;
+}
+
+// LIMIT ? takes -1 for "no limit".
+std::int64_t row_limit(int limit) { return limit > 0 ? limit : -1; }
+
+std::int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// A log query and its parameters. Every query binds the same eight numbered parameters (the
+// LIMIT is ?8, so all are in range) and names only those its filter uses: one cached statement
+// per combination of filters.
+struct LogQuery {
+  std::string sql;
+  std::int64_t grid_id, instance_number, after_id, since, limit;
+  std::string_view stack, service, node;
+};
+
+LogQuery log_query(std::string_view columns, std::string_view table, const Store::LogFilter& filter) {
+  std::vector<std::string> conditions;
+  if (filter.grid_id != 0) conditions.emplace_back("grid_id = ?1");
+  if (!filter.stack.empty()) conditions.emplace_back("stack = ?2");
+  if (!filter.service.empty()) conditions.emplace_back("service = ?3");
+  if (filter.instance_number != 0) conditions.emplace_back("instance_number = ?4");
+  if (!filter.node.empty()) conditions.emplace_back("node = ?5");
+  if (filter.after_id > 0) conditions.emplace_back("id > ?6");
+  if (filter.since > 0) conditions.emplace_back("created_at >= ?7");
+  std::string sql = "SELECT " + std::string(columns) + " FROM " + std::string(table);
+  for (std::size_t i = 0; i < conditions.size(); ++i) sql += (i == 0 ? " WHERE " : " AND ") + conditions[i];
+  sql += filter.tail ? " ORDER BY id DESC LIMIT ?8" : " ORDER BY id LIMIT ?8";
+  return LogQuery{std::move(sql), filter.grid_id, filter.instance_number, filter.after_id, filter.since,
+                  row_limit(filter.limit), filter.stack, filter.service, filter.node};
+}
+
 template <class Record>
 std::optional<Record> first_row(Statement& query, Record (*read)(const Statement&)) {
   if (!query.next()) return std::nullopt;
@@ -171,8 +353,11 @@ void check_node_number(int number) {
 
 class SqliteStore final : public Store {
  public:
-  SqliteStore(std::unique_ptr<Database> db, std::size_t max_audit_entries)
-      : db_(std::move(db)), max_audit_entries_(max_audit_entries) {}
+  SqliteStore(std::unique_ptr<Database> db, const SqliteOptions& options)
+      : db_(std::move(db)),
+        max_audit_entries_(options.max_audit_entries),
+        max_event_logs_(options.max_event_logs),
+        max_container_logs_(options.max_container_logs) {}
 
   void transaction(const std::function<void()>& fn) override { db_->transaction(fn); }
 
@@ -366,6 +551,14 @@ class SqliteStore final : public Store {
     return all_rows(query, read_grid);
   }
 
+  std::optional<Grid> grid_by_id(std::int64_t id) override {
+    static const std::string sql = select_sql(kGridColumns, "FROM grids g WHERE g.id = ?");
+    Lock lock(db_->mutex());
+    auto query = db_->prepare(sql);
+    query.bind(id);
+    return first_row(query, read_grid);
+  }
+
   std::optional<Grid> grid_by_name(std::string_view name) override {
     static const std::string sql = select_sql(kGridColumns, "FROM grids g WHERE g.name = ?");
     Lock lock(db_->mutex());
@@ -417,10 +610,14 @@ class SqliteStore final : public Store {
   }
 
   void delete_grid(std::int64_t id) override {
-    Lock lock(db_->mutex());
-    // Nodes and memberships go with it (ON DELETE CASCADE).
-    db_->prepare("DELETE FROM grids WHERE id = ?").bind(id).run();
-    if (db_->changes() == 0) not_found("grid " + std::to_string(id) + " not found");
+    db_->transaction([&] {
+      // Nodes, memberships, stacks, services, instances and deploys go with it (ON DELETE
+      // CASCADE); the logs hold no foreign key and are deleted here.
+      db_->prepare("DELETE FROM grids WHERE id = ?").bind(id).run();
+      if (db_->changes() == 0) not_found("grid " + std::to_string(id) + " not found");
+      db_->prepare("DELETE FROM event_logs WHERE grid_id = ?").bind(id).run();
+      db_->prepare("DELETE FROM container_logs WHERE grid_id = ?").bind(id).run();
+    });
   }
 
   void add_grid_user(std::int64_t grid_id, std::int64_t user_id) override {
@@ -550,6 +747,460 @@ class SqliteStore final : public Store {
     if (db_->changes() == 0) not_found("node " + std::to_string(id) + " not found");
   }
 
+  // ------------------------------------------------------------------------------------ stacks
+
+  std::vector<Stack> stacks_of_grid(std::int64_t grid_id) override {
+    static const std::string sql = select_sql(kStackColumns, "FROM stacks k WHERE k.grid_id = ? ORDER BY k.name");
+    Lock lock(db_->mutex());
+    auto query = db_->prepare(sql);
+    query.bind(grid_id);
+    return all_rows(query, read_stack);
+  }
+
+  std::optional<Stack> stack_by_id(std::int64_t id) override {
+    static const std::string sql = select_sql(kStackColumns, "FROM stacks k WHERE k.id = ?");
+    Lock lock(db_->mutex());
+    auto query = db_->prepare(sql);
+    query.bind(id);
+    return first_row(query, read_stack);
+  }
+
+  std::optional<Stack> stack_by_name(std::int64_t grid_id, std::string_view name) override {
+    static const std::string sql = select_sql(kStackColumns, "FROM stacks k WHERE k.grid_id = ? AND k.name = ?");
+    Lock lock(db_->mutex());
+    auto query = db_->prepare(sql);
+    query.bind(grid_id, name);
+    return first_row(query, read_stack);
+  }
+
+  Stack insert_stack(const Stack& stack, const Json& definition) override {
+    Stack inserted = stack;
+    inserted.revision = 1;
+    try {
+      db_->transaction([&] {
+        db_->prepare(
+               "INSERT INTO stacks (grid_id, name, stack, version, parent_name, labels, expose, revision, "
+               "deployed_revision, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+            .bind(inserted.grid_id, inserted.name, inserted.stack, inserted.version, inserted.parent_name,
+                  inserted.labels, inserted.expose, inserted.revision, inserted.deployed_revision, inserted.created_at,
+                  inserted.updated_at)
+            .run();
+        inserted.id = db_->last_insert_id();
+        db_->prepare("INSERT INTO stack_revisions (stack_id, revision, definition, created_at) VALUES (?, ?, ?, ?)")
+            .bind(inserted.id, 1, definition, inserted.created_at)
+            .run();
+      });
+    } catch (const ConstraintViolation& violation) {
+      Lock lock(db_->mutex());
+      if (violation.is_foreign_key()) not_found("grid " + std::to_string(stack.grid_id) + " not found");
+      if (violation.is_unique("stacks.grid_id, stacks.name")) {
+        conflict("stack " + in_quotes(stack.name) + " already exists in grid " + grid_label(stack.grid_id));
+      }
+      throw;
+    }
+    return inserted;
+  }
+
+  void update_stack(const Stack& stack) override {
+    Lock lock(db_->mutex());
+    db_->prepare(
+           "UPDATE stacks SET stack = ?, version = ?, parent_name = ?, labels = ?, expose = ?, revision = ?, "
+           "deployed_revision = ?, updated_at = ? WHERE id = ?")
+        .bind(stack.stack, stack.version, stack.parent_name, stack.labels, stack.expose, stack.revision,
+              stack.deployed_revision, stack.updated_at, stack.id)
+        .run();
+    if (db_->changes() == 0) not_found("stack " + std::to_string(stack.id) + " not found");
+  }
+
+  // The revision's created_at is now; the stack's updated_at is the caller's (update_stack).
+  StackRevision add_stack_revision(std::int64_t stack_id, const Json& definition) override {
+    StackRevision added;
+    db_->transaction([&] {
+      int latest = 0;
+      {
+        auto query = db_->prepare("SELECT revision FROM stacks WHERE id = ?");
+        query.bind(stack_id);
+        if (!query.next()) not_found("stack " + std::to_string(stack_id) + " not found");
+        latest = query.int32(0);
+      }
+      // A revision row may exist past the stack's counter (written by a caller that then failed
+      // to bump it): continue after the highest of both rather than collide.
+      {
+        auto query = db_->prepare("SELECT coalesce(max(revision), 0) FROM stack_revisions WHERE stack_id = ?");
+        query.bind(stack_id);
+        if (query.next()) latest = std::max(latest, query.int32(0));
+      }
+      added.stack_id = stack_id;
+      added.revision = latest + 1;
+      added.definition = definition;
+      added.created_at = now_ms();
+      db_->prepare("INSERT INTO stack_revisions (stack_id, revision, definition, created_at) VALUES (?, ?, ?, ?)")
+          .bind(stack_id, added.revision, definition, added.created_at)
+          .run();
+      added.id = db_->last_insert_id();
+      db_->prepare("UPDATE stacks SET revision = ? WHERE id = ?").bind(added.revision, stack_id).run();
+    });
+    return added;
+  }
+
+  std::optional<StackRevision> stack_revision(std::int64_t stack_id, int revision) override {
+    static const std::string sql =
+        select_sql(kRevisionColumns, "FROM stack_revisions r WHERE r.stack_id = ? AND r.revision = ?");
+    Lock lock(db_->mutex());
+    auto query = db_->prepare(sql);
+    query.bind(stack_id, revision);
+    return first_row(query, read_revision);
+  }
+
+  std::vector<StackRevision> stack_revisions(std::int64_t stack_id) override {
+    static const std::string sql =
+        select_sql(kRevisionColumns, "FROM stack_revisions r WHERE r.stack_id = ? ORDER BY r.revision");
+    Lock lock(db_->mutex());
+    auto query = db_->prepare(sql);
+    query.bind(stack_id);
+    return all_rows(query, read_revision);
+  }
+
+  void delete_stack(std::int64_t id) override {
+    Lock lock(db_->mutex());
+    // Revisions, services (with their instances and deploys) and stack deploys go with it.
+    db_->prepare("DELETE FROM stacks WHERE id = ?").bind(id).run();
+    if (db_->changes() == 0) not_found("stack " + std::to_string(id) + " not found");
+  }
+
+  // ---------------------------------------------------------------------------------- services
+
+  std::vector<Service> services_of_grid(std::int64_t grid_id, std::optional<std::int64_t> stack_id) override {
+    static const std::string all_sql =
+        select_sql(kServiceColumns, kServiceFrom + " WHERE v.grid_id = ? ORDER BY 4, v.name");
+    static const std::string stack_sql = select_sql(
+        kServiceColumns, kServiceFrom + " WHERE v.grid_id = ? AND ifnull(v.stack_id, 0) = ? ORDER BY 4, v.name");
+    Lock lock(db_->mutex());
+    if (!stack_id) {
+      auto query = db_->prepare(all_sql);
+      query.bind(grid_id);
+      return all_rows(query, read_service);
+    }
+    auto query = db_->prepare(stack_sql);
+    query.bind(grid_id, *stack_id);
+    return all_rows(query, read_service);
+  }
+
+  std::optional<Service> service_by_id(std::int64_t id) override {
+    static const std::string sql = select_sql(kServiceColumns, kServiceFrom + " WHERE v.id = ?");
+    Lock lock(db_->mutex());
+    auto query = db_->prepare(sql);
+    query.bind(id);
+    return first_row(query, read_service);
+  }
+
+  std::optional<Service> service_by_name(std::int64_t grid_id, std::int64_t stack_id, std::string_view name) override {
+    static const std::string sql = select_sql(
+        kServiceColumns, kServiceFrom + " WHERE v.grid_id = ? AND ifnull(v.stack_id, 0) = ? AND v.name = ?");
+    Lock lock(db_->mutex());
+    auto query = db_->prepare(sql);
+    query.bind(grid_id, stack_id, name);
+    return first_row(query, read_service);
+  }
+
+  Service insert_service(const Service& service) override {
+    Service inserted = service;
+    db_->transaction([&] {
+      if (!grid_exists(service.grid_id)) not_found("grid " + std::to_string(service.grid_id) + " not found");
+      inserted.stack_name = "null";
+      if (service.stack_id != 0) {
+        auto query = db_->prepare("SELECT grid_id, name FROM stacks WHERE id = ?");
+        query.bind(service.stack_id);
+        if (!query.next()) not_found("stack " + std::to_string(service.stack_id) + " not found");
+        if (query.int64(0) != service.grid_id) {
+          invalid("stack_id", "stack " + in_quotes(query.text(1)) + " is not in grid " + grid_label(service.grid_id));
+        }
+        inserted.stack_name = query.text(1);
+      }
+      if (service_name_taken(service.grid_id, service.stack_id, service.name, 0)) {
+        conflict("service " + in_quotes(service.name) + " already exists in stack " +
+                 in_quotes(inserted.stack_name) + " of grid " + grid_label(service.grid_id));
+      }
+      db_->prepare(
+             "INSERT INTO services (grid_id, stack_id, name, spec, revision, stack_revision, state, deployed_at, "
+             "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+          .bind(service.grid_id, null_if_zero(service.stack_id), service.name, service.spec, service.revision,
+                service.stack_revision, service.state, service.deployed_at, service.created_at, service.updated_at)
+          .run();
+      inserted.id = db_->last_insert_id();
+    });
+    return inserted;
+  }
+
+  void update_service(const Service& service) override {
+    Lock lock(db_->mutex());
+    db_->prepare(
+           "UPDATE services SET spec = ?, revision = ?, stack_revision = ?, state = ?, deployed_at = ?, "
+           "updated_at = ? WHERE id = ?")
+        .bind(service.spec, service.revision, service.stack_revision, service.state, service.deployed_at,
+              service.updated_at, service.id)
+        .run();
+    if (db_->changes() == 0) not_found("service " + std::to_string(service.id) + " not found");
+  }
+
+  void delete_service(std::int64_t id) override {
+    Lock lock(db_->mutex());
+    // Instances and deploys go with it (ON DELETE CASCADE).
+    db_->prepare("DELETE FROM services WHERE id = ?").bind(id).run();
+    if (db_->changes() == 0) not_found("service " + std::to_string(id) + " not found");
+  }
+
+  // ------------------------------------------------------------------------- service instances
+
+  std::vector<ServiceInstance> instances_of_service(std::int64_t service_id) override {
+    static const std::string sql =
+        select_sql(kInstanceColumns, "FROM service_instances i WHERE i.service_id = ? ORDER BY i.instance_number");
+    Lock lock(db_->mutex());
+    auto query = db_->prepare(sql);
+    query.bind(service_id);
+    return all_rows(query, read_instance);
+  }
+
+  // Ordered by service id, then instance number.
+  std::vector<ServiceInstance> instances_on_node(std::int64_t node_id) override {
+    static const std::string sql = select_sql(
+        kInstanceColumns, "FROM service_instances i WHERE i.node_id = ? ORDER BY i.service_id, i.instance_number");
+    Lock lock(db_->mutex());
+    auto query = db_->prepare(sql);
+    query.bind(node_id);  // 0 never matches: unplaced instances hold NULL
+    return all_rows(query, read_instance);
+  }
+
+  // Ordered by service id, then instance number.
+  std::vector<ServiceInstance> instances_of_grid(std::int64_t grid_id) override {
+    static const std::string sql = select_sql(kInstanceColumns,
+                                              "FROM services v JOIN service_instances i ON i.service_id = v.id "
+                                              "WHERE v.grid_id = ? ORDER BY i.service_id, i.instance_number");
+    Lock lock(db_->mutex());
+    auto query = db_->prepare(sql);
+    query.bind(grid_id);
+    return all_rows(query, read_instance);
+  }
+
+  std::optional<ServiceInstance> instance(std::int64_t service_id, int instance_number) override {
+    static const std::string sql =
+        select_sql(kInstanceColumns, "FROM service_instances i WHERE i.service_id = ? AND i.instance_number = ?");
+    Lock lock(db_->mutex());
+    auto query = db_->prepare(sql);
+    query.bind(service_id, instance_number);
+    return first_row(query, read_instance);
+  }
+
+  // A replaced row keeps its id; every other field is the caller's.
+  ServiceInstance upsert_instance(const ServiceInstance& instance) override {
+    if (instance.instance_number < 1) {
+      invalid("instance_number",
+              "instance number " + std::to_string(instance.instance_number) + " is out of range: it must be >= 1");
+    }
+    ServiceInstance written = instance;
+    try {
+      db_->transaction([&] {
+        db_->prepare(
+               "INSERT INTO service_instances (service_id, instance_number, node_id, desired_state, deploy_rev, "
+               "state, error, rev, health, reported_at, created_at, updated_at) "
+               "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+               "ON CONFLICT (service_id, instance_number) DO UPDATE SET node_id = excluded.node_id, "
+               "desired_state = excluded.desired_state, deploy_rev = excluded.deploy_rev, state = excluded.state, "
+               "error = excluded.error, rev = excluded.rev, health = excluded.health, "
+               "reported_at = excluded.reported_at, created_at = excluded.created_at, "
+               "updated_at = excluded.updated_at")
+            .bind(instance.service_id, instance.instance_number, null_if_zero(instance.node_id),
+                  instance.desired_state, instance.deploy_rev, instance.state, instance.error, instance.rev,
+                  instance.health, instance.reported_at, instance.created_at, instance.updated_at)
+            .run();
+        auto query = db_->prepare("SELECT id FROM service_instances WHERE service_id = ? AND instance_number = ?");
+        query.bind(instance.service_id, instance.instance_number);
+        if (query.next()) written.id = query.int64(0);
+      });
+    } catch (const ConstraintViolation& violation) {
+      Lock lock(db_->mutex());
+      if (!violation.is_foreign_key()) throw;
+      if (!row_exists("services", instance.service_id)) {
+        not_found("service " + std::to_string(instance.service_id) + " not found");
+      }
+      not_found("node " + std::to_string(instance.node_id) + " not found");
+    }
+    return written;
+  }
+
+  void delete_instance(std::int64_t service_id, int instance_number) override {
+    Lock lock(db_->mutex());
+    db_->prepare("DELETE FROM service_instances WHERE service_id = ? AND instance_number = ?")
+        .bind(service_id, instance_number)
+        .run();
+  }
+
+  // ----------------------------------------------------------------------------------- deploys
+
+  ServiceDeploy insert_service_deploy(const ServiceDeploy& deploy) override {
+    Lock lock(db_->mutex());
+    try {
+      db_->prepare(
+             "INSERT INTO service_deploys (service_id, stack_deploy_id, state, reason, force, error, instances, "
+             "created_at, started_at, finished_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+          .bind(deploy.service_id, null_if_zero(deploy.stack_deploy_id), deploy.state, deploy.reason, deploy.force,
+                deploy.error, deploy.instances, deploy.created_at, deploy.started_at, deploy.finished_at)
+          .run();
+    } catch (const ConstraintViolation& violation) {
+      if (!violation.is_foreign_key()) throw;
+      if (!row_exists("services", deploy.service_id)) {
+        not_found("service " + std::to_string(deploy.service_id) + " not found");
+      }
+      not_found("stack deploy " + std::to_string(deploy.stack_deploy_id) + " not found");
+    }
+    ServiceDeploy inserted = deploy;
+    inserted.id = db_->last_insert_id();
+    return inserted;
+  }
+
+  // Writes state, reason, force, error, instances, started_at and finished_at; the service, the
+  // stack deploy and created_at stay as inserted.
+  void update_service_deploy(const ServiceDeploy& deploy) override {
+    Lock lock(db_->mutex());
+    db_->prepare(
+           "UPDATE service_deploys SET state = ?, reason = ?, force = ?, error = ?, instances = ?, started_at = ?, "
+           "finished_at = ? WHERE id = ?")
+        .bind(deploy.state, deploy.reason, deploy.force, deploy.error, deploy.instances, deploy.started_at,
+              deploy.finished_at, deploy.id)
+        .run();
+    if (db_->changes() == 0) not_found("service deploy " + std::to_string(deploy.id) + " not found");
+  }
+
+  std::optional<ServiceDeploy> service_deploy(std::int64_t id) override {
+    static const std::string sql = select_sql(kServiceDeployColumns, "FROM service_deploys d WHERE d.id = ?");
+    Lock lock(db_->mutex());
+    auto query = db_->prepare(sql);
+    query.bind(id);
+    return first_row(query, read_service_deploy);
+  }
+
+  std::vector<ServiceDeploy> pending_service_deploys() override {
+    // The WHERE matches the partial index service_deploys_pending.
+    static const std::string sql = select_sql(
+        kServiceDeployColumns, "FROM service_deploys d WHERE d.state IN ('created', 'ongoing') ORDER BY d.id");
+    Lock lock(db_->mutex());
+    auto query = db_->prepare(sql);
+    return all_rows(query, read_service_deploy);
+  }
+
+  // limit <= 0: no limit.
+  std::vector<ServiceDeploy> deploys_of_service(std::int64_t service_id, int limit) override {
+    static const std::string sql = select_sql(
+        kServiceDeployColumns, "FROM service_deploys d WHERE d.service_id = ? ORDER BY d.id DESC LIMIT ?");
+    Lock lock(db_->mutex());
+    auto query = db_->prepare(sql);
+    query.bind(service_id, row_limit(limit));
+    return all_rows(query, read_service_deploy);
+  }
+
+  std::vector<ServiceDeploy> deploys_of_stack_deploy(std::int64_t stack_deploy_id) override {
+    static const std::string sql =
+        select_sql(kServiceDeployColumns, "FROM service_deploys d WHERE d.stack_deploy_id = ? ORDER BY d.id");
+    Lock lock(db_->mutex());
+    auto query = db_->prepare(sql);
+    query.bind(stack_deploy_id);
+    return all_rows(query, read_service_deploy);
+  }
+
+  StackDeploy insert_stack_deploy(const StackDeploy& deploy) override {
+    Lock lock(db_->mutex());
+    try {
+      db_->prepare(
+             "INSERT INTO stack_deploys (stack_id, revision, state, error, created_at, finished_at) "
+             "VALUES (?, ?, ?, ?, ?, ?)")
+          .bind(deploy.stack_id, deploy.revision, deploy.state, deploy.error, deploy.created_at, deploy.finished_at)
+          .run();
+    } catch (const ConstraintViolation& violation) {
+      if (violation.is_foreign_key()) not_found("stack " + std::to_string(deploy.stack_id) + " not found");
+      throw;
+    }
+    StackDeploy inserted = deploy;
+    inserted.id = db_->last_insert_id();
+    return inserted;
+  }
+
+  // Writes revision, state, error and finished_at.
+  void update_stack_deploy(const StackDeploy& deploy) override {
+    Lock lock(db_->mutex());
+    db_->prepare("UPDATE stack_deploys SET revision = ?, state = ?, error = ?, finished_at = ? WHERE id = ?")
+        .bind(deploy.revision, deploy.state, deploy.error, deploy.finished_at, deploy.id)
+        .run();
+    if (db_->changes() == 0) not_found("stack deploy " + std::to_string(deploy.id) + " not found");
+  }
+
+  std::optional<StackDeploy> stack_deploy(std::int64_t id) override {
+    static const std::string sql = select_sql(kStackDeployColumns, "FROM stack_deploys d WHERE d.id = ?");
+    Lock lock(db_->mutex());
+    auto query = db_->prepare(sql);
+    query.bind(id);
+    return first_row(query, read_stack_deploy);
+  }
+
+  std::vector<StackDeploy> pending_stack_deploys() override {
+    static const std::string sql = select_sql(
+        kStackDeployColumns, "FROM stack_deploys d WHERE d.state IN ('created', 'ongoing') ORDER BY d.id");
+    Lock lock(db_->mutex());
+    auto query = db_->prepare(sql);
+    return all_rows(query, read_stack_deploy);
+  }
+
+  // ------------------------------------------------------------------ event and container logs
+
+  void append_events(const std::vector<EventLog>& events) override {
+    if (events.empty()) return;
+    db_->transaction([&] {
+      for (const EventLog& event : events) {
+        db_->prepare(
+               "INSERT INTO event_logs (grid_id, stack, service, instance_number, node, type, severity, message, "
+               "created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
+            .bind(event.grid_id, event.stack, event.service, event.instance_number, event.node, event.type,
+                  event.severity, event.message, event.created_at)
+            .run();
+      }
+      trim("event_logs", max_event_logs_);
+    });
+  }
+
+  std::vector<EventLog> events(const LogFilter& filter) override {
+    Lock lock(db_->mutex());
+    LogQuery values = log_query(kEventColumns, "event_logs", filter);
+    auto query = db_->prepare(values.sql);
+    bind_all(query, values);
+    auto rows = all_rows(query, read_event);
+    if (filter.tail) std::reverse(rows.begin(), rows.end());
+    return rows;
+  }
+
+  void append_container_logs(const std::vector<ContainerLog>& lines) override {
+    if (lines.empty()) return;
+    db_->transaction([&] {
+      for (const ContainerLog& line : lines) {
+        db_->prepare(
+               "INSERT INTO container_logs (grid_id, node, stack, service, instance_number, container, stream, "
+               "data, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
+            .bind(line.grid_id, line.node, line.stack, line.service, line.instance_number, line.container,
+                  line.stream, line.data, line.created_at)
+            .run();
+      }
+      trim("container_logs", max_container_logs_);
+    });
+  }
+
+  std::vector<ContainerLog> container_logs(const LogFilter& filter) override {
+    Lock lock(db_->mutex());
+    LogQuery values = log_query(kContainerLogColumns, "container_logs", filter);
+    auto query = db_->prepare(values.sql);
+    bind_all(query, values);
+    auto rows = all_rows(query, read_container_log);
+    if (filter.tail) std::reverse(rows.begin(), rows.end());
+    return rows;
+  }
+
   // ------------------------------------------------------------------------------- config
 
   std::map<std::string, std::string> config() override {
@@ -612,6 +1263,35 @@ class SqliteStore final : public Store {
   }
 
  private:
+  bool row_exists(std::string_view table, std::int64_t id) {
+    auto query = db_->prepare("SELECT 1 FROM " + std::string(table) + " WHERE id = ?");
+    query.bind(id);
+    return query.next();
+  }
+
+  bool service_name_taken(std::int64_t grid_id, std::int64_t stack_id, std::string_view name,
+                          std::int64_t except_id) {
+    auto query = db_->prepare(
+        "SELECT 1 FROM services WHERE grid_id = ? AND ifnull(stack_id, 0) = ? AND name = ? AND id != ?");
+    query.bind(grid_id, stack_id, name, except_id);
+    return query.next();
+  }
+
+  void bind_all(Statement& query, const LogQuery& values) {
+    query.bind(values.grid_id, values.stack, values.service, values.instance_number, values.node, values.after_id,
+               values.since, values.limit);
+  }
+
+  // Keeps the newest `max` rows of a log table. Ids only grow and only the oldest rows are
+  // trimmed, so the newest are the ids above max(id) - max: a range delete on the primary key.
+  void trim(std::string_view table, std::size_t max) {
+    if (max == 0) return;
+    std::string t(table);
+    db_->prepare("DELETE FROM " + t + " WHERE id <= (SELECT max(id) FROM " + t + ") - ?")
+        .bind(static_cast<std::int64_t>(max))
+        .run();
+  }
+
   bool grid_exists(std::int64_t grid_id) {
     auto query = db_->prepare("SELECT 1 FROM grids WHERE id = ?");
     query.bind(grid_id);
@@ -683,7 +1363,9 @@ class SqliteStore final : public Store {
   }
 
   std::unique_ptr<Database> db_;
-  std::size_t max_audit_entries_;  // 0: unbounded
+  std::size_t max_audit_entries_;   // 0: unbounded
+  std::size_t max_event_logs_;      // 0: unbounded
+  std::size_t max_container_logs_;  // 0: unbounded
 };
 
 }  // namespace
@@ -717,7 +1399,7 @@ std::unique_ptr<Store> open_sqlite_store(const SqliteOptions& options) {
   int version = sqlite::migrate(*db);
 
   spdlog::info("store opened path={} schema_version={}", options.path, version);
-  return std::make_unique<SqliteStore>(std::move(db), options.max_audit_entries);
+  return std::make_unique<SqliteStore>(std::move(db), options);
 }
 
 }  // namespace kontena::master
