@@ -70,6 +70,11 @@ class StoreTest : public ::testing::Test {
     store_ = open_sqlite_store(SqliteOptions{path_.string(), max_audit_entries});
     return *store_;
   }
+  Store& open(SqliteOptions options) {
+    options.path = path_.string();
+    store_ = open_sqlite_store(options);
+    return *store_;
+  }
   Store& reopen() {
     store_.reset();
     return open();
@@ -148,6 +153,61 @@ inline AuthCode make_code(std::int64_t user_id, const std::string& hash) {
   return code;
 }
 
+inline Stack make_stack(std::int64_t grid_id, const std::string& name) {
+  Stack stack;
+  stack.grid_id = grid_id;
+  stack.name = name;
+  stack.stack = "user/" + name;
+  stack.version = "1.0.0";
+  stack.created_at = 1'700'000'000'000;
+  stack.updated_at = 1'700'000'000'000;
+  return stack;
+}
+
+inline Json make_definition(const std::string& name, const std::string& image) {
+  return Json{{"name", name}, {"services", Json::array({Json{{"name", "web"}, {"image", image}}})}};
+}
+
+// stack_id 0: a service of the grid's null stack.
+inline Service make_service(std::int64_t grid_id, std::int64_t stack_id, const std::string& name) {
+  Service service;
+  service.grid_id = grid_id;
+  service.stack_id = stack_id;
+  service.name = name;
+  service.spec = Json{{"image", "local/busybox:latest"}, {"instances", 2}};
+  service.created_at = 1'700'000'000'000;
+  service.updated_at = 1'700'000'000'000;
+  return service;
+}
+
+inline ServiceInstance make_instance(std::int64_t service_id, int number, std::int64_t node_id) {
+  ServiceInstance instance;
+  instance.service_id = service_id;
+  instance.instance_number = number;
+  instance.node_id = node_id;
+  instance.deploy_rev = "2026-11-26T00:00:00.000Z";
+  instance.created_at = 1'700'000'000'000;
+  instance.updated_at = 1'700'000'000'000;
+  return instance;
+}
+
+inline ServiceDeploy make_service_deploy(std::int64_t service_id, std::int64_t stack_deploy_id = 0) {
+  ServiceDeploy deploy;
+  deploy.service_id = service_id;
+  deploy.stack_deploy_id = stack_deploy_id;
+  deploy.reason = "deploy";
+  deploy.created_at = 1'700'000'000'000;
+  return deploy;
+}
+
+inline StackDeploy make_stack_deploy(std::int64_t stack_id, int revision = 1) {
+  StackDeploy deploy;
+  deploy.stack_id = stack_id;
+  deploy.revision = revision;
+  deploy.created_at = 1'700'000'000'000;
+  return deploy;
+}
+
 // Every field as a tuple, so one EXPECT_EQ compares (and prints) whole records.
 inline auto fields(const User& u) { return std::tie(u.id, u.email, u.name, u.roles, u.created_at); }
 inline auto fields(const AccessToken& t) {
@@ -167,6 +227,34 @@ inline auto fields(const AuditEntry& a) {
   return std::tie(a.id, a.created_at, a.user_id, a.user_email, a.grid, a.resource_type, a.resource_id,
                   a.resource_name, a.event_name, a.event_status, a.http_status, a.error, a.source_ip, a.user_agent,
                   a.request_method, a.request_path, a.request_body);
+}
+inline auto fields(const Stack& k) {
+  return std::tie(k.id, k.grid_id, k.name, k.stack, k.version, k.parent_name, k.labels, k.expose, k.revision,
+                  k.deployed_revision, k.created_at, k.updated_at);
+}
+inline auto fields(const StackRevision& r) { return std::tie(r.id, r.stack_id, r.revision, r.definition, r.created_at); }
+inline auto fields(const Service& v) {
+  return std::tie(v.id, v.grid_id, v.stack_id, v.stack_name, v.name, v.spec, v.revision, v.stack_revision, v.state,
+                  v.deployed_at, v.created_at, v.updated_at);
+}
+inline auto fields(const ServiceInstance& i) {
+  return std::tie(i.id, i.service_id, i.instance_number, i.node_id, i.desired_state, i.deploy_rev, i.state, i.error,
+                  i.rev, i.health, i.reported_at, i.created_at, i.updated_at);
+}
+inline auto fields(const ServiceDeploy& d) {
+  return std::tie(d.id, d.service_id, d.stack_deploy_id, d.state, d.reason, d.force, d.error, d.instances,
+                  d.created_at, d.started_at, d.finished_at);
+}
+inline auto fields(const StackDeploy& d) {
+  return std::tie(d.id, d.stack_id, d.revision, d.state, d.error, d.created_at, d.finished_at);
+}
+inline auto fields(const EventLog& e) {
+  return std::tie(e.id, e.grid_id, e.stack, e.service, e.instance_number, e.node, e.type, e.severity, e.message,
+                  e.created_at);
+}
+inline auto fields(const ContainerLog& l) {
+  return std::tie(l.id, l.grid_id, l.node, l.stack, l.service, l.instance_number, l.container, l.stream, l.data,
+                  l.created_at);
 }
 
 }  // namespace kontena::master::testing

@@ -18,7 +18,9 @@ TEST_F(StoreTest, OpenCreatesDirectoryAndFileAtLatestSchema) {
   EXPECT_EQ(raw.value("SELECT count(*) FROM schema_migrations"), std::to_string(sqlite::migrations().size()));
   EXPECT_EQ(raw.value("PRAGMA journal_mode"), "wal");
   for (const char* table :
-       {"users", "access_tokens", "auth_codes", "grids", "grid_users", "nodes", "config", "audit_logs"}) {
+       {"users", "access_tokens", "auth_codes", "grids", "grid_users", "nodes", "config", "audit_logs", "stacks",
+        "stack_revisions", "services", "service_instances", "stack_deploys", "service_deploys", "event_logs",
+        "container_logs"}) {
     EXPECT_EQ(raw.value(std::string("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = '") + table +
                         "'"),
               "1")
