@@ -3,19 +3,20 @@
 # test suite.
 #
 #   bench/run.sh [BENCH_API ARGS...]     arguments go to bench_api (as before)
-#   BENCH_ONLY="api agents idle scheduler"  which benchmarks to run (default: all four)
+#   BENCH_ONLY="api agents idle scheduler deploy"  which benchmarks to run (default: all five)
 #   BENCH_AGENTS_ARGS="--agents 500"     arguments for bench_agents
 #   AGENT_IDLE_ARGS="--sample 20"        arguments for agent_idle.sh
+#   BENCH_DEPLOY_ARGS="--rounds 1"       arguments for bench_deploy.sh
 #
-# agent_idle.sh needs root (it brings up a one-node test bed) and the kontena-agent target; it is
-# skipped, with a note, when either is missing.
+# agent_idle.sh and bench_deploy.sh need root (they bring up a one-node test bed) and the
+# kontena-agent target; they are skipped, with a note, when either is missing.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-ONLY=${BENCH_ONLY:-api agents idle scheduler}
+ONLY=${BENCH_ONLY:-api agents idle scheduler deploy}
 want() { [[ " $ONLY " == *" $1 "* ]]; }
 
 bash "$ROOT/scripts/setup.sh"
-targets=(kontena-server bench_api bench_agents bench_scheduler)
+targets=(kontena-server kontena bench_api bench_agents bench_scheduler)
 have_agent=0
 if grep -q 'add_executable(kontena-agent' "$ROOT/src/agent/CMakeLists.txt" 2>/dev/null; then
   targets+=(kontena-agent)
@@ -57,4 +58,17 @@ if want scheduler; then
   echo
   echo "==== bench_scheduler: placements per second (ha + affinity, 100,000 instances over 10,000 nodes) ===="
   "$ROOT/build/bench/bench_scheduler"
+fi
+
+if want deploy; then
+  echo
+  echo "==== bench_deploy: a 20-instance service: kontena stack install vs docker run vs Swarm mode ===="
+  if [[ $have_agent != 1 ]]; then
+    echo "skipped: this tree has no kontena-agent target"
+  elif [[ $(id -u) != 0 ]]; then
+    echo "skipped: needs root (sudo bench/bench_deploy.sh)"
+  else
+    # shellcheck disable=SC2086
+    "$ROOT/bench/bench_deploy.sh" --build "$ROOT/build" ${BENCH_DEPLOY_ARGS:-}
+  fi
 fi

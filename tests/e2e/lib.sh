@@ -53,6 +53,7 @@ E2E_PING_INTERVAL=${E2E_PING_INTERVAL:-1}      # seconds, master and agents (fra
 E2E_PING_TIMEOUT=${E2E_PING_TIMEOUT:-1}
 E2E_AGENT_BACKOFF_MAX=${E2E_AGENT_BACKOFF_MAX:-1}
 E2E_GRID=""                                    # default grid of the node_* helpers
+E2E_TESTBED_NODES=0                            # how many nodes e2e_testbed_up brought up
 KONTENA_AGENT_URL=""                           # ws(s)://GATEWAY:PORT, set by start_server_on_testbed
 declare -A AGENT_PID=() AGENT_EXIT=()          # by node index
 WAITED=""                                      # seconds the last wait_node_* took
@@ -445,6 +446,7 @@ e2e_testbed_up() {
   testbed_up "$n" >>"$E2E_TMP/testbed.log" 2>&1 ||
     fail "e2e_testbed_up: testbed_up $n failed" "$(tail -n 40 "$E2E_TMP/testbed.log")"
   E2E_GATEWAY_IP=$(testbed_gateway_ip)
+  E2E_TESTBED_NODES=$n
   e2e_log "test bed $TESTBED_NAME: $n nodes up in $(e2e_since "$t0") s, gateway $E2E_GATEWAY_IP"
 }
 
@@ -652,4 +654,105 @@ node_names() {
   assert_status 200 GET "/v1/grids/$grid/nodes" --token "$ADMIN_TOKEN"
   json '[.nodes[].name] | sort | .[]'
   [[ -z "$(json '.nodes | length')" || "$(json '.nodes | length')" == 0 ]] || echo
+}
+
+# ---------------------------------------------------------------------------------------------
+# stacks and services on the test bed (issue 4). See "Stacks and services" in README.md.
+
+# wait_for SECS WHAT CMD...: polls CMD every 0.2 s until it succeeds; sets WAITED (seconds). On
+# timeout fails with WHAT, CMD's last output and, when the test defines a function e2e_diagnose,
+# its output (e.g. the containers of every node and the service's instances).
+wait_for() {
+  local secs=$1 what=$2 t0 rc out=""
+  shift 2
+  t0=$(e2e_now)
+  while :; do
+    rc=0
+    out=$("$@" 2>&1) || rc=$?
+    if [[ $rc == 0 ]]; then
+      WAITED=$(e2e_since "$t0")
+      return 0
+    fi
+    awk -v a="$(e2e_since "$t0")" -v b="$secs" 'BEGIN { exit !(a >= b) }' && break
+    sleep 0.2
+  done
+  local diag=""
+  if declare -F e2e_diagnose >/dev/null; then diag=$(e2e_diagnose 2>&1 || true); fi
+  fail "wait_for: $what: not so after ${secs}s" "last check: $(_e2e_quote "$@") -> exit $rc" "$out" "$diag"
+}
+
+# e2e_build_web_image I TAG [TEXT]: builds the local image TAG on node I's dockerd with
+# images/web/build.sh (static busybox; `/bin/serve web` = httpd on $PORT, default 8080, serving
+# /www/index.html = TEXT, default "web <tag>"; `/bin/serve idle` sleeps; both exit at once on
+# SIGTERM). Nothing is pulled. Its output goes to $E2E_TMP/testbed.log.
+e2e_build_web_image() {
+  local i=$1 tag=$2 text=${3:-} sock
+  sock=$(testbed_docker_sock "$i") || fail "e2e_build_web_image: node $i is not part of test bed $TESTBED_NAME"
+  "$E2E_REPO/images/web/build.sh" -H "unix://$sock" -t "$tag" ${text:+--text "$text"} >>"$E2E_TMP/testbed.log" 2>&1 ||
+    fail "e2e_build_web_image $i $tag failed" "$(tail -n 20 "$E2E_TMP/testbed.log")"
+}
+
+# node_kontena_ps I [STACK]: node I's containers managed by Kontena (label io.kontena.service.id;
+# of stack STACK only when given), one line each, sorted: "NAME STATE IMAGE ID" (ID: 12 chars).
+node_kontena_ps() {
+  local i=$1 filter=(--filter label=io.kontena.service.id)
+  [[ -z "${2:-}" ]] || filter+=(--filter "label=io.kontena.stack.name=$2")
+  testbed_docker "$i" ps -a --no-trunc "${filter[@]}" --format '{{.Names}} {{.State}} {{.Image}} {{.ID}}' |
+    awk '{ printf "%s %s %s %s\n", $1, $2, $3, substr($4, 1, 12) }' | sort
+}
+
+# stack_ps [STACK]: node_kontena_ps of every node of the test bed, each line prefixed with the
+# node's index: "I NAME STATE IMAGE ID", sorted by name.
+stack_ps() {
+  local i
+  for ((i = 1; i <= E2E_TESTBED_NODES; i++)); do
+    node_kontena_ps "$i" "${1:-}" | sed "s/^/$i /"
+  done | sort -k2,2 -k1,1n
+}
+
+# service_instances STACK SERVICE [GRID]: the service's instances (GET .../instances as admin),
+# one line each, sorted by number: "N NODE DESIRED STATE HEALTH CONTAINER" ("-" for null/empty).
+service_instances() {
+  local grid=${3:-$E2E_GRID}
+  admin_token >/dev/null
+  assert_status 200 GET "/v1/services/$grid/$1/$2/instances" --token "$ADMIN_TOKEN"
+  json '.instances | sort_by(.instance_number) | .[] | [.instance_number, (.node // "-"), (.desired_state // "-"),
+    (if (.state // "") == "" then "-" else .state end), (if (.health // "") == "" then "-" else .health end),
+    (.container // "-")] | map(tostring) | join(" ")' | sed '$a\'
+}
+
+# testbed_node_index NODE_NAME: the test bed index of the node named NODE_NAME (its hostname).
+testbed_node_index() {
+  local i
+  for ((i = 1; i <= E2E_TESTBED_NODES; i++)); do
+    [[ "$(testbed_netns "$i")" == "$1" ]] && { echo "$i"; return 0; }
+  done
+  return 1
+}
+
+# expect_placement STACK SERVICE COUNT IMAGE [DEAD_NODE_INDEX]: succeeds when the master has
+# exactly COUNT instances of the service, all desired and reported running, and each runs as
+# container "STACK.SERVICE-N" with IMAGE on exactly the node the master names and on no other
+# node; no container of a higher instance number exists anywhere. With DEAD_NODE_INDEX (a node
+# whose agent is down, whose dockerd still runs what it ran) no instance may be placed on that
+# node and its containers are not looked at. Otherwise prints what differs and returns 1: use it
+# with wait_for.
+expect_placement() {
+  local stack=$1 svc=$2 count=$3 image=$4 dead=${5:-} inst ps n node desired state _health cname lines idx
+  inst=$(service_instances "$stack" "$svc") || return 1
+  ps=$(stack_ps "$stack")
+  [[ -z "$dead" ]] || ps=$(awk -v d="$dead" '$1 != d' <<<"$ps")
+  [[ $(grep -c . <<<"$inst") == "$count" ]] || { echo "expected $count instances of $svc:"; echo "$inst"; return 1; }
+  while read -r n node desired state _health cname; do
+    [[ "$desired $state" == "running running" ]] || { echo "$svc-$n: desired $desired, state $state"; return 1; }
+    [[ "$cname" == "$stack.$svc-$n" ]] || { echo "$svc-$n: container '$cname'"; return 1; }
+    idx=$(testbed_node_index "$node") || { echo "$svc-$n: on unknown node '$node'"; return 1; }
+    [[ "$idx" != "$dead" ]] || { echo "$svc-$n: still on node $idx ($node)"; return 1; }
+    lines=$(awk -v c="$cname" '$2 == c' <<<"$ps")
+    [[ $(grep -c . <<<"$lines") == 1 ]] || { echo "$cname: not exactly one container on the nodes:"; echo "$lines"; return 1; }
+    [[ $(awk '{ print $1, $3, $4 }' <<<"$lines") == "$idx running $image" ]] ||
+      { echo "$cname: expected running $image on node $idx ($node), found: $lines"; return 1; }
+  done <<<"$inst"
+  lines=$(awk -v p="$stack.$svc-" -v c="$count" 'index($2, p) == 1 && substr($2, length(p) + 1) + 0 > c' <<<"$ps")
+  [[ -z "$lines" ]] || { echo "containers of $svc beyond instance $count:"; echo "$lines"; return 1; }
 }
