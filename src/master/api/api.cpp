@@ -30,7 +30,10 @@ HttpResponse error_response(int status, const std::string& message, const std::s
 
 // Secrets never reach the audit log.
 Json redact(const Json& body) {
-  static const char* secret_keys[] = {"token", "code", "refresh_token", "access_token", "password", "value", "secret"};
+  // Stack definitions and service specs: variables (resolved, maybe from the vault), the stack
+  // file's source and environments often hold credentials.
+  static const char* secret_keys[] = {"token",  "code",      "refresh_token", "access_token", "password", "value",
+                                      "secret", "variables", "source",        "environment",  "env"};
   if (!body.is_object()) return body;
   Json out = body;
   for (const char* key : secret_keys)
@@ -40,12 +43,12 @@ Json redact(const Json& body) {
 
 }  // namespace
 
-MasterApi::MasterApi(Store& store, const Clock& clock, NodeEvents* node_events)
+MasterApi::MasterApi(Store& store, const Clock& clock, NodeEvents* node_events, ServiceControl* service_control)
     : store_(store),
       clock_(clock),
       auth_(store, clock),
       token_rate_(clock, 60, 60'000),
-      services_{store_, auth_, clock_, token_rate_, node_events} {
+      services_{store_, auth_, clock_, token_rate_, node_events, service_control} {
   router_.add("GET", "/", {false, "", ""}, [](ApiCall&) {
     return ApiResult{200, {{"name", "Kontena Master"},
                            {"tagline", "The maritime friendly container platform"},
@@ -60,6 +63,10 @@ MasterApi::MasterApi(Store& store, const Clock& clock, NodeEvents* node_events)
   add_config_routes(router_, services_);
   add_grid_routes(router_, services_);
   add_node_routes(router_, services_);
+  add_stack_routes(router_, services_);
+  add_service_routes(router_, services_);
+  add_container_routes(router_, services_);
+  add_log_routes(router_, services_);
 }
 
 HttpResponse MasterApi::handle(const HttpRequest& request) {

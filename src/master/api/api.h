@@ -9,6 +9,7 @@
 #include "master/auth/auth.h"
 #include "master/auth/rate_limiter.h"
 #include "master/api/node_events.h"
+#include "master/api/service_control.h"
 #include "master/http/message.h"
 #include "master/store/store.h"
 
@@ -21,11 +22,13 @@ struct ApiServices {
   const Clock& clock;
   RateLimiter& token_rate;  // POST /oauth2/token per source IP
   NodeEvents* node_events = nullptr;  // the agent hub; nullptr when there is none (unit tests)
+  ServiceControl* service_control = nullptr;  // the deployer; nullptr: deploys and exec answer 503
 };
 
 class MasterApi {
  public:
-  MasterApi(Store& store, const Clock& clock, NodeEvents* node_events = nullptr);
+  MasterApi(Store& store, const Clock& clock, NodeEvents* node_events = nullptr,
+            ServiceControl* service_control = nullptr);
   HttpResponse handle(const HttpRequest& request);
   Auth& auth() { return auth_; }
 
@@ -46,5 +49,9 @@ void add_user_routes(Router& router, ApiServices& services);
 void add_config_routes(Router& router, ApiServices& services);
 void add_grid_routes(Router& router, ApiServices& services);
 void add_node_routes(Router& router, ApiServices& services);
+void add_stack_routes(Router& router, ApiServices& services);      // routes_stacks.cpp
+void add_service_routes(Router& router, ApiServices& services);    // routes_services.cpp
+void add_container_routes(Router& router, ApiServices& services);  // routes_containers.cpp
+void add_log_routes(Router& router, ApiServices& services);        // routes_logs.cpp (grid level)
 
 }  // namespace kontena::master

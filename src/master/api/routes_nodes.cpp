@@ -4,6 +4,7 @@
 
 #include "common/crypto.h"
 #include "common/error.h"
+#include "common/log.h"
 #include "master/api/access.h"
 #include "master/api/fields.h"
 #include "master/api/validation.h"
@@ -92,15 +93,28 @@ void add_node_routes(Router& r, ApiServices& s) {
     f.reject_unknown();
     auto access = visible_grid(s, call, call.param("grid"));
     Node node;
+    bool availability_changed = false;
     s.store.transaction([&] {
       node = node_or_404(s.store, access.grid, call.param("node"));
       if (labels) node.labels = *labels;
-      if (availability) node.availability = *availability;
+      if (availability) {
+        availability_changed = node.availability != *availability;
+        node.availability = *availability;
+      }
       node.updated_at = s.clock.now_unix_ms();
       s.store.update_node(node);
     });
     call.audit.resource_id = access.grid.name + "/" + node.name;
     if (s.node_events) s.node_events->node_changed(node);
+    // Drain moves the node's instances away now; active lets it take its share again.
+    if (availability_changed && s.service_control) {
+      try {
+        s.service_control->node_availability_changed(node);
+      } catch (const std::exception& e) {
+        spdlog::warn("rescheduling after an availability change failed grid={} node={} error={}", access.grid.name,
+                     node.name, e.what());
+      }
+    }
     return ApiResult{200, node_json(node, access.grid)};
   });
 
