@@ -774,6 +774,10 @@ class SqliteStore final : public Store {
   }
 
   Stack insert_stack(const Stack& stack, const Json& definition) override {
+    // "null" names the grid's stack-less services in every API; a row by that name would be
+    // ambiguous (the API validates names fully; the store only refuses what would break reads).
+    if (stack.name.empty()) invalid("name", "a stack needs a name");
+    if (stack.name == "null") invalid("name", "\"null\" is not a stack name: it names the grid's stack-less services");
     Stack inserted = stack;
     inserted.revision = 1;
     try {

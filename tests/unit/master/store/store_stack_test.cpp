@@ -91,6 +91,16 @@ TEST_F(StoreTest, StackOfAMissingGridIsNotFound) {
   EXPECT_EQ(raw.value("SELECT count(*) FROM stack_revisions"), "0");
 }
 
+TEST_F(StoreTest, StackNamedNullOrNothingIsInvalid) {
+  Store& s = open();
+  auto grid = s.insert_grid(make_grid("demo"));
+  EXPECT_TRUE(fails_with(ErrorKind::invalid, "\"null\" is not a stack name",
+                         [&] { s.insert_stack(make_stack(grid.id, "null"), Json::object()); }));
+  EXPECT_TRUE(fails_with(ErrorKind::invalid, "needs a name", [&] { s.insert_stack(make_stack(grid.id, ""), Json::object()); }));
+  RawDatabase raw(path_);
+  EXPECT_EQ(raw.value("SELECT count(*) FROM stacks"), "0");
+}
+
 TEST_F(StoreTest, UpdateStackWritesItsFieldsButNotItsNameOrGrid) {
   Store& s = open();
   auto grid = s.insert_grid(make_grid("demo"));
