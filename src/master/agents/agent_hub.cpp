@@ -68,14 +68,7 @@ AgentHub::AgentHub(Store& store, const Clock& clock, AgentHubOptions options)
          [this](const AgentRef& ref, const Json& params) { return nodes_update(ref, params); });
   on_notification(std::string(proto::kMethodNodesStats),
                   [this](const AgentRef& ref, const Json& params) { nodes_stats(ref, params); });
-  // The agent's service-pod reconciler. The master has no services yet (no scheduler output to
-  // serve), so every node's desired list is empty; an empty list makes the agent remove only
-  // containers it manages (labelled service pods), never others.
-  handle("/node_service_pods/list", [](const AgentRef&, const Json&) { return Json{{"service_pods", Json::array()}}; });
-  handle("/node_service_pods/set_state", [](const AgentRef&, const Json& params) {
-    spdlog::debug("service pod state params={}", params.dump());
-    return Json::object();
-  });
+  // The service-pod methods (/node_service_pods/...) are the deployer's: Deployer::register_agent_handlers().
 }
 
 AgentHub::~AgentHub() { stop(); }
