@@ -23,6 +23,7 @@ std::unique_ptr<CLI::App> build_app(Context& ctx) {
   register_grid_commands(*app, ctx);
   register_node_commands(*app, ctx);
   register_stack_commands(*app, ctx);
+  register_service_commands(*app, ctx);
   register_misc_commands(*app, ctx);
   // Set after the subcommands exist so that only the top-level help shows it.
   app->footer(
@@ -51,6 +52,9 @@ int run_cli(const std::vector<std::string>& args, Context& ctx) {
   } catch (const CLI::ParseError& e) {
     const int code = app->exit(e, ctx.out(), ctx.err());
     return code == 0 ? 0 : 2;
+  } catch (const ExitStatus& e) {
+    ctx.out().flush();
+    return e.code();
   } catch (const Error& e) {
     ctx.out().flush();
     ctx.err() << format_error(e) << std::endl;

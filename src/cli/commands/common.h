@@ -18,7 +18,20 @@ void register_master_admin_commands(CLI::App& master, Context& ctx);  // master 
 void register_grid_commands(CLI::App& app, Context& ctx);
 void register_node_commands(CLI::App& app, Context& ctx);
 void register_misc_commands(CLI::App& app, Context& ctx);  // whoami, version
-void register_stack_commands(CLI::App& app, Context& ctx);  // stack validate
+void register_stack_commands(CLI::App& app, Context& ctx);    // stack ...
+void register_service_commands(CLI::App& app, Context& ctx);  // service ...
+
+// Thrown by a command to end with this exit status once it printed what it had to (`service exec`
+// exits with the command's status; an interrupted follow with 130).
+class ExitStatus : public std::exception {
+ public:
+  explicit ExitStatus(int code) : code_(code) {}
+  int code() const noexcept { return code_; }
+  const char* what() const noexcept override { return "exit status"; }
+
+ private:
+  int code_;
+};
 
 // A command group ("grid", "master user"): one subcommand at most; run bare it prints its help.
 CLI::App* add_group(CLI::App& parent, Context& ctx, const std::string& name, const std::string& description);
