@@ -401,16 +401,17 @@ void remove_stack_tree(Context& ctx, std::ostream& progress, const std::string& 
                        bool keep_dependencies);
 
 // Upgrades (or installs) the children, then the stack, then removes children no longer listed.
+// manage_children=false (--skip-dependencies): installed children are left as they are.
 void upgrade_planned(Context& ctx, std::ostream& progress, const std::string& grid, const PlannedStack& planned,
-                     bool deploy, bool top) {
+                     bool deploy, bool manage_children) {
   std::set<std::string> wanted;
   for (const auto& child : planned.children) {
     wanted.insert(child.name);
-    if (find_stack(ctx, grid, child.name)) upgrade_planned(ctx, progress, grid, child, deploy, false);
+    if (find_stack(ctx, grid, child.name)) upgrade_planned(ctx, progress, grid, child, deploy, true);
     else install_planned(ctx, progress, grid, child, deploy);
   }
-  const std::vector<std::string> old_children = top && planned.children.empty() ? std::vector<std::string>{}
-                                                                                : child_stacks(ctx, grid, planned.name);
+  const std::vector<std::string> old_children =
+      manage_children ? child_stacks(ctx, grid, planned.name) : std::vector<std::string>{};
   const json stack = ctx.api().put(stack_path(grid, planned.name), planned.loaded.stack);
   print_changes(progress, planned.name, stack, false);
   if (deploy) deploy_stack(ctx, progress, grid, planned.name);
@@ -456,7 +457,7 @@ void add_upgrade(CLI::App& stack, Context& ctx) {
     }
     write_values(options->file, planned);
     std::ostream& progress = progress_stream(ctx, options->file.json);
-    upgrade_planned(ctx, progress, grid, planned, !options->file.no_deploy, true);
+    upgrade_planned(ctx, progress, grid, planned, !options->file.no_deploy, !options->file.skip_dependencies);
     if (options->file.json) print_json(ctx.out(), ctx.api().get(stack_path(grid, options->name)));
   });
 }
