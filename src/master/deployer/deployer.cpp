@@ -284,6 +284,10 @@ void Deployer::Impl::advance_service_deploys(TimePoint now) {
         if (d.state == "created" || d.started_at == 0) {
           d.state = "ongoing";
           d.started_at = unix_ms(now);
+          // The deploy_rev (its start time) must differ from the previous deploy's, even within a ms.
+          for (const auto& inst : store.instances_of_service(svc->id))
+            if (auto prev = deployer::parse_iso_ms(inst.deploy_rev); prev && *prev >= d.started_at)
+              d.started_at = *prev + 1;
         }
         Run run;
         start_run(run, d, *svc, now);
