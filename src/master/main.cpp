@@ -10,6 +10,7 @@
 #include "common/log.h"
 #include "master/agents/agent_hub.h"
 #include "master/api/api.h"
+#include "master/deployer/deployer.h"
 #include "master/http/server.h"
 #include "master/store/store.h"
 #include "protocol/agent_protocol.h"
@@ -65,7 +66,7 @@ std::chrono::milliseconds parse_duration(const std::string& flag, const std::str
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"kontena-server: the Kontena/C++ master (REST API, auth, grids, nodes)"};
+  CLI::App app{"kontena-server: the Kontena/C++ master (REST API, auth, grids, nodes, stacks and services)"};
   std::string listen = env_or("KONTENA_LISTEN", "0.0.0.0:9292");
   std::string db = env_or("KONTENA_DB", "./data/master.db");
   std::string tls_cert = env_or("KONTENA_TLS_CERT", "");
@@ -76,6 +77,11 @@ int main(int argc, char** argv) {
   std::string ping_timeout = env_or("WEBSOCKET_TIMEOUT", std::to_string(kontena::protocol::kDefaultPingTimeoutSeconds));
   std::string clock_skew = env_or("KONTENA_CLOCK_SKEW", std::to_string(kontena::protocol::kDefaultClockSkewSeconds));
   std::string slow_pong = env_or("KONTENA_SLOW_PONG", "");
+  std::string reschedule_interval = env_or("KONTENA_RESCHEDULE_INTERVAL", "20");
+  std::string grace_ha = env_or("KONTENA_GRACE_HA", "120");
+  std::string grace_daemon = env_or("KONTENA_GRACE_DAEMON", "600");
+  std::string grace_random = env_or("KONTENA_GRACE_RANDOM", "30");
+  std::string instance_timeout = env_or("KONTENA_INSTANCE_TIMEOUT", "300");
   app.add_option("--listen", listen, "address to serve on, HOST:PORT (env KONTENA_LISTEN)")->capture_default_str();
   app.add_option("--db", db, "SQLite database file (env KONTENA_DB)")->capture_default_str();
   app.add_option("--tls-cert", tls_cert, "PEM certificate chain: serve HTTPS (env KONTENA_TLS_CERT)");
@@ -94,6 +100,23 @@ int main(int argc, char** argv) {
   app.add_option("--slow-pong", slow_pong,
                  "log a warning for pongs slower than this: seconds or ms; default half the ping timeout "
                  "(env KONTENA_SLOW_PONG)");
+  app.add_option("--reschedule-interval", reschedule_interval,
+                 "how often the scheduler checks every service's placement: seconds or ms "
+                 "(env KONTENA_RESCHEDULE_INTERVAL)")
+      ->capture_default_str();
+  app.add_option("--grace-ha", grace_ha,
+                 "instances of ha services leave an offline node after this: seconds or ms (env KONTENA_GRACE_HA)")
+      ->capture_default_str();
+  app.add_option("--grace-daemon", grace_daemon,
+                 "the same for daemon services: seconds or ms (env KONTENA_GRACE_DAEMON)")
+      ->capture_default_str();
+  app.add_option("--grace-random", grace_random,
+                 "the same for random services: seconds or ms (env KONTENA_GRACE_RANDOM)")
+      ->capture_default_str();
+  app.add_option("--instance-timeout", instance_timeout,
+                 "a deploy fails when an instance's agent has not reported it running after this: seconds or ms "
+                 "(env KONTENA_INSTANCE_TIMEOUT)")
+      ->capture_default_str();
   app.add_flag_function("--version", [](std::int64_t) {
     std::cout << "kontena-server " << KONTENA_VERSION << "\n";
     std::exit(0);
@@ -114,11 +137,21 @@ int main(int argc, char** argv) {
     hub_options.clock_skew = parse_duration("--clock-skew", clock_skew);
     if (!slow_pong.empty()) hub_options.slow_pong = parse_duration("--slow-pong", slow_pong);
 
+    kontena::master::DeployerOptions deployer_options;
+    deployer_options.reschedule_interval = parse_duration("--reschedule-interval", reschedule_interval);
+    deployer_options.grace.ha = parse_duration("--grace-ha", grace_ha);
+    deployer_options.grace.daemon = parse_duration("--grace-daemon", grace_daemon);
+    deployer_options.grace.random = parse_duration("--grace-random", grace_random);
+    deployer_options.instance_timeout = parse_duration("--instance-timeout", instance_timeout);
+
     auto store = kontena::master::open_sqlite_store({db});
     kontena::SystemClock clock;
     kontena::master::AgentHub hub(*store, clock, hub_options);
     hub.mark_all_disconnected();  // no agent socket survives a restart
-    kontena::master::MasterApi api(*store, clock, &hub);
+    auto agent_link = kontena::master::agent_link(hub);
+    kontena::master::Deployer deployer(*store, clock, *agent_link, deployer_options);
+    deployer.register_agent_handlers(hub);  // before the hub serves agents
+    kontena::master::MasterApi api(*store, clock, &hub, &deployer);
     http.websocket_handler = [&hub](const kontena::master::HttpRequest& r,
                                     std::shared_ptr<kontena::master::NodeChannel> channel) {
       return hub.open(r, std::move(channel));
@@ -131,9 +164,15 @@ int main(int argc, char** argv) {
     kontena::master::HttpServer server(http, [&api](const kontena::master::HttpRequest& r) { return api.handle(r); });
     server.start();
     hub.start();
+    deployer.start();
     spdlog::info("master listening address={}:{} tls={} db={} version={} ping_interval_ms={} ping_timeout_ms={}",
                  http.host, server.port(), tls_cert.empty() ? "off" : "on", db, KONTENA_VERSION,
                  hub_options.ping_interval.count(), hub_options.ping_timeout.count());
+    spdlog::info("deployer options reschedule_interval_ms={} grace_ha_ms={} grace_daemon_ms={} grace_random_ms={} "
+                 "instance_timeout_ms={}",
+                 deployer_options.reschedule_interval.count(), deployer_options.grace.ha.count(),
+                 deployer_options.grace.daemon.count(), deployer_options.grace.random.count(),
+                 deployer_options.instance_timeout.count());
 
     // Stop cleanly on SIGINT/SIGTERM: a signal set on its own io_context thread.
     kontena::asio::io_context signal_io;
@@ -145,6 +184,7 @@ int main(int argc, char** argv) {
     });
     std::thread signal_thread([&] { signal_io.run(); });
     server.run();
+    deployer.stop();
     hub.stop();
     hub.mark_all_disconnected();  // the sockets are gone with the server
     signal_io.stop();
