@@ -36,7 +36,7 @@ class ApiFixture : public ::testing::Test {
   }
   void open() {
     store_ = open_sqlite_store({(dir_ / "master.db").string()});
-    api_ = std::make_unique<MasterApi>(*store_, clock_);
+    api_ = std::make_unique<MasterApi>(*store_, clock_, nullptr, service_control_);
   }
   void reopen() {
     api_.reset();
@@ -80,6 +80,7 @@ class ApiFixture : public ::testing::Test {
   std::unique_ptr<Store> store_;
   std::unique_ptr<MasterApi> api_;
   std::string admin_token_;
+  ServiceControl* service_control_ = nullptr;  // set before SetUp() to give the API a deployer
 };
 
 }  // namespace kontena::master::testing
