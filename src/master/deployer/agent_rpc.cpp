@@ -95,6 +95,8 @@ Json Deployer::Impl::pods_of_node(std::int64_t node) {
     if (!it->second) continue;
     try {
       auto pod = deployer::service_pod(*it->second, inst, grid_name, hooks_done(inst.service_id, inst.instance_number));
+      // Not reached yet by the rolling deploy: the agent keeps the container it has.
+      if (held(inst.service_id, inst.instance_number)) pod.service_revision = 0;
       pods.push_back(protocol::to_json(pod));
     } catch (const std::exception& e) {
       spdlog::warn("cannot build a service pod service={} instance={} error=\"{}\"", it->second->name,

@@ -52,6 +52,26 @@ const Node* Deployer::Impl::GridView::node_named(const std::string& name) const 
   return nullptr;
 }
 
+void Deployer::Impl::hold_back(std::int64_t service, std::set<int> numbers) {
+  std::lock_guard lock(held_mu);
+  if (numbers.empty()) held_back.erase(service);
+  else held_back[service] = std::move(numbers);
+}
+
+void Deployer::Impl::release(std::int64_t service, std::optional<int> number) {
+  std::lock_guard lock(held_mu);
+  auto it = held_back.find(service);
+  if (it == held_back.end()) return;
+  if (number) it->second.erase(*number);
+  if (!number || it->second.empty()) held_back.erase(it);
+}
+
+bool Deployer::Impl::held(std::int64_t service, int number) {
+  std::lock_guard lock(held_mu);
+  auto it = held_back.find(service);
+  return it != held_back.end() && it->second.count(number);
+}
+
 void Deployer::Impl::wake() {
   {
     std::lock_guard lock(wake_mu);
@@ -310,6 +330,11 @@ void Deployer::Impl::advance_service_deploys(TimePoint now) {
     }
   }
   for (auto it = runs.begin(); it != runs.end();) it = live.count(it->first) ? std::next(it) : runs.erase(it);
+  {
+    // Services whose deploy went away (removed with the service) hold nothing back.
+    std::lock_guard lock(held_mu);
+    for (auto it = held_back.begin(); it != held_back.end();) it = seen.count(it->first) ? std::next(it) : held_back.erase(it);
+  }
 }
 
 void Deployer::Impl::start_run(Run& run, ServiceDeploy& d, const Service& svc, TimePoint now) {
@@ -367,7 +392,12 @@ void Deployer::Impl::start_run(Run& run, ServiceDeploy& d, const Service& svc, T
   }
   notify_nodes(touched, "deploy");
   int count = 0;
-  for (const auto& i : run.items) count += i.state != "removed";
+  std::set<int> waiting;
+  for (const auto& i : run.items) {
+    count += i.state != "removed";
+    if (i.state == "pending") waiting.insert(i.number);
+  }
+  hold_back(svc.id, std::move(waiting));
   run.limit = deployer::max_in_flight(count, deployer::min_health(svc.spec));
   d.instances = items_json(run.items);
   if (const Json* secrets = svc.spec.contains("secrets") ? &svc.spec["secrets"] : nullptr;
@@ -447,6 +477,7 @@ bool Deployer::Impl::step(Run& run, ServiceDeploy& d, const Service& svc, TimePo
         row.updated_at = now_ms;
         store.upsert_instance(row);
       });
+      release(svc.id, item.number);
       if (old_node && old_node != item.node) touched.insert(old_node);
       touched.insert(item.node);
       item.state = "deploying";
@@ -474,6 +505,7 @@ void Deployer::Impl::finish(ServiceDeploy& d, const Service& svc, const std::str
   if (d.started_at == 0) d.started_at = now;
   store.update_service_deploy(d);
   runs.erase(d.id);
+  release(svc.id);
   if (state == "success") {
     store.transaction([&] {
       auto s = store.service_by_id(svc.id);

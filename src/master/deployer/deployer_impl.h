@@ -57,6 +57,14 @@ struct Deployer::Impl {
   std::map<std::pair<std::int64_t, int>, std::string> reported;         // scheduler notes already logged
   std::atomic<bool> reschedule_now{false};
 
+  // Instances an ongoing deploy has not reached yet: their pods keep the container the agent runs
+  // (service_revision 0: "not newer than yours") until the rolling deploy places them.
+  std::mutex held_mu;
+  std::map<std::int64_t, std::set<int>> held_back;  // service id -> instance numbers
+  void hold_back(std::int64_t service, std::set<int> numbers);
+  void release(std::int64_t service, std::optional<int> number = std::nullopt);
+  bool held(std::int64_t service, int number);
+
   std::mutex hooks_mu;
   std::map<std::pair<std::int64_t, int>, std::set<std::string>> done_hooks;  // oneshot hooks run
 

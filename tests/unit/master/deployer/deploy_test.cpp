@@ -38,7 +38,6 @@ TEST_F(DeployerTest, RollingDeployOneAtATimeByDefaultAndSucceedsOnReports) {
   // Nothing moves until the agent reports.
   tick();
   EXPECT_EQ(instances(svc.id).size(), 1u);
-  // A report of another rev does not count.
   report(first, "running");
   auto inst = instances(svc.id)[0];
   EXPECT_EQ(inst.state, "running");
@@ -59,6 +58,29 @@ TEST_F(DeployerTest, RollingDeployOneAtATimeByDefaultAndSucceedsOnReports) {
   for (auto& i : instances(svc.id)) nodes.insert(i.node_id);
   EXPECT_EQ(nodes.size(), 2u);
   EXPECT_TRUE(has_event("service:deploy", "finished"));
+}
+
+TEST_F(DeployerTest, InstancesNotReachedYetKeepTheirContainerDuringARollingUpdate) {
+  auto n = add_node("node-1");
+  auto svc = add_service("web", spec(2));
+  deployer_->deploy_service(svc, false, "deploy");
+  ASSERT_EQ(run_deploy(svc.id).state, "success");
+  auto s = service(svc.id);
+  s.spec["image"] = "local/busybox:2";
+  s.revision = 2;
+  store_->update_service(s);
+  clock_.advance(1s);
+  deployer_->deploy_service(s, false, "deploy");
+  tick();
+  auto pods = deployer_->node_service_pods(n.id)["service_pods"];
+  ASSERT_EQ(pods.size(), 2u);
+  EXPECT_EQ(pods[0]["service_revision"], 2);
+  EXPECT_EQ(pods[1]["service_revision"], 0) << "instance 2 is not recreated before its turn";
+  report_running(svc.id);
+  tick();
+  pods = deployer_->node_service_pods(n.id)["service_pods"];
+  EXPECT_EQ(pods[1]["service_revision"], 2);
+  EXPECT_EQ(run_deploy(svc.id).state, "success");
 }
 
 TEST_F(DeployerTest, MinHealthLimitsInstancesInFlight) {
