@@ -95,7 +95,9 @@ HttpResponse MasterApi::handle(const HttpRequest& request) {
   } catch (const Error& e) {
     status = http_status(e.kind());
     error_message = e.what();
-    if (status >= 500) spdlog::error("request failed method={} path={} error={}", request.method, request.path, e.what());
+    // 503: a dependency (deployer, node, store) cannot answer now; expected, not a bug.
+    if (status == 503) spdlog::warn("request unavailable method={} path={} error={}", request.method, request.path, e.what());
+    else if (status >= 500) spdlog::error("request failed method={} path={} error={}", request.method, request.path, e.what());
     response = error_response(status, e.what(), e.field());
   } catch (const Json::exception& e) {
     // A JSON shape the handler did not expect: the client's input, not our bug.

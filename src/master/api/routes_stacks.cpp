@@ -237,7 +237,6 @@ void add_stack_routes(Router& r, ApiServices& s) {
     auto stack = stack_or_404(s.store, access.grid, call.param("stack"));
     call.audit.resource_id = access.grid.name + "/" + stack.name;
     auto deploy = control(s).deploy_stack(stack);
-    spdlog::info("stack deploy queued grid={} stack={} revision={} deploy={}", access.grid.name, stack.name, deploy.revision, deploy.id);
     return ApiResult{201, stack_deploy_view(s.store, deploy)};
   });
 

@@ -63,6 +63,13 @@ TEST_F(StacksApi, InstallCreatesTheStackAndItsServicesNotDeployed) {
   EXPECT_EQ(rev.body["revision"], 1);
   EXPECT_EQ(rev.body["definition"]["services"][1]["image"], "nginx:latest");
   EXPECT_TRUE(audited("stack", "create", 201));
+  // The audit entry names the stack and leaves out the variables (they may come from the vault).
+  auto entries = store_->audit_entries("demo", 10);
+  ASSERT_FALSE(entries.empty());
+  EXPECT_EQ(entries.front().resource_id, "demo/shop");
+  EXPECT_EQ(entries.front().resource_name, "shop");
+  EXPECT_EQ(entries.front().request_body["variables"], "[redacted]");
+  EXPECT_EQ(entries.front().request_body["services"].size(), 2u);
 
   // The same name again: 409, the first one unchanged.
   auto again = shop();
