@@ -139,6 +139,7 @@ class OnlineResolver : public OfflineResolver {
   }
   std::optional<json> resolve(const std::string& resolver, const json& hint, const std::string& variable) override {
     if (resolver == "service_instances" && hint.is_string()) {
+      if (stack_.empty()) return std::nullopt;  // a new stack named by its file: nothing installed
       // The current instance count of a service of the installed stack (none when not installed).
       try {
         ServiceRef ref{grid_, stack_, hint.get<std::string>()};
@@ -425,6 +426,7 @@ void add_upgrade(CLI::App& stack, Context& ctx) {
     std::string name;
     std::string origin = "kontena.yml";
     bool dry_run = false;
+    bool reuse_values = false;
   };
   auto options = std::make_shared<Options>();
   CLI::App* upgrade = stack.add_subcommand("upgrade", "Upgrade an installed stack from a stack file and deploy it");
@@ -432,6 +434,8 @@ void add_upgrade(CLI::App& stack, Context& ctx) {
   upgrade->add_option("FILE", options->origin, "Stack file or http(s) URL (default: kontena.yml)");
   upgrade->add_flag("--dry-run", options->dry_run, "Only show what would change");
   upgrade->add_flag("--no-deploy", options->file.no_deploy, "Do not deploy the new revision");
+  upgrade->add_flag("--reuse-values", options->reuse_values,
+                    "Use the installed stack's variable values (-v and --values-from still win)");
   add_file_options(upgrade, options->file);
   add_grid_option(upgrade, ctx);
   upgrade->callback([&ctx, options] {
@@ -441,6 +445,12 @@ void add_upgrade(CLI::App& stack, Context& ctx) {
     LoadRequest request = load_request(options->file, options->origin, options->name);
     const json parent = current.value("parent", json());
     if (parent.is_object()) request.parent = parent.value("name", "");
+    if (options->reuse_values) {
+      const json previous = current.value("variables", json::object());
+      if (previous.is_object())
+        for (auto it = previous.begin(); it != previous.end(); ++it)
+          if (!request.values_from.contains(it.key())) request.values_from[it.key()] = it.value();
+    }
     const PlannedStack planned = plan_stack(ctx, grid, request, options->file.skip_dependencies, !options->dry_run);
     const std::string old_ref = current.value("stack", "");
     const std::string new_ref = planned.loaded.stack.value("stack", "");

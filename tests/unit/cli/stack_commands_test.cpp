@@ -453,3 +453,24 @@ TEST_F(StackCommands, UpgradeInstallsNewDependenciesAndRemovesDroppedOnes) {
   EXPECT_TRUE(cli.master->find("DELETE", "/v1/stacks/demo/shop-db").empty());
   EXPECT_EQ(cli.master->find("PUT", "/v1/stacks/demo/shop").size(), 1u);
 }
+
+TEST_F(StackCommands, UpgradeReuseValuesTakesTheInstalledValues) {
+  const auto file = write("kontena.yml", kShop);
+  json current = stack_json("shop");
+  current["variables"] = {{"tag", "1.19"}};
+  cli.master->on("GET /v1/stacks/demo/shop", 200, current);
+  json answer = stack_json("shop");
+  answer["changes"] = {{"new_revision", false}};
+  cli.master->on("PUT /v1/stacks/demo/shop?dry_run=true", 200, answer);
+  ASSERT_EQ(cli.run({"stack", "upgrade", "shop", file, "--dry-run", "--reuse-values"}), 0) << cli.err.str();
+  auto sent = cli.master->find("PUT", "/v1/stacks/demo/shop?dry_run=true");
+  ASSERT_EQ(sent.size(), 1u);
+  EXPECT_EQ(FakeMaster::body_of(sent[0])["services"][0]["image"], "nginx:1.19");
+  ASSERT_EQ(cli.run({"stack", "upgrade", "shop", file, "--dry-run", "--reuse-values", "-v", "tag=2"}), 0);
+  sent = cli.master->find("PUT", "/v1/stacks/demo/shop?dry_run=true");
+  EXPECT_EQ(FakeMaster::body_of(sent.at(1))["services"][0]["image"], "nginx:2");
+  ASSERT_EQ(cli.run({"stack", "upgrade", "shop", file, "--dry-run"}), 0);
+  sent = cli.master->find("PUT", "/v1/stacks/demo/shop?dry_run=true");
+  EXPECT_EQ(FakeMaster::body_of(sent.at(2))["services"][0]["image"], "nginx:latest");
+  EXPECT_TRUE(has(cli.out.str(), "no changes")) << cli.out.str();
+}
