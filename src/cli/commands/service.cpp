@@ -105,15 +105,13 @@ void print_service(Context& ctx, const json& service, const json& instances) {
   for (const auto& link : spec.value("links", json::array()))
     links.push_back(field_text(link, "name") + ":" + field_text(link, "alias"));
   print_list("links", links);
-  out << "  instances:" << (instances.empty() ? " -" : "") << "\n";
+  out << "  instance states:" << (instances.empty() ? " -" : "") << "\n";
   for (const auto& instance : instances) {
-    out << "    " << field_text(service, "name") << "-" << field_text(instance, "instance_number") << ":\n";
-    out << "      node: " << field_text(instance, "node") << "\n";
-    out << "      state: " << field_text(instance, "state") << " (desired " << field_text(instance, "desired_state")
-        << ")\n";
-    out << "      health: " << field_text(instance, "health") << "\n";
-    if (instance.contains("error") && instance["error"].is_string())
-      out << "      error: " << field_text(instance, "error") << "\n";
+    out << "    " << field_text(service, "name") << "-" << field_text(instance, "instance_number") << " on "
+        << field_text(instance, "node") << ": " << field_text(instance, "state") << " (desired "
+        << field_text(instance, "desired_state") << ", health " << field_text(instance, "health") << ")";
+    if (instance.contains("error") && instance["error"].is_string()) out << ", error: " << field_text(instance, "error");
+    out << "\n";
   }
 }
 

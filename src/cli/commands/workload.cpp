@@ -31,6 +31,12 @@ std::string short_service_name(const std::string& service) {
   return slash == std::string::npos ? service : service.substr(slash + 1);
 }
 
+// "shop/web" as given, "web" for a stack-less "null/web".
+std::string service_label(const std::string& service) {
+  const std::string prefix = std::string(kNullStack) + "/";
+  return service.rfind(prefix, 0) == 0 ? service.substr(prefix.size()) : service;
+}
+
 bool finished(const std::string& state) {
   return state == "success" || state == "error" || state == "aborted";
 }
@@ -170,7 +176,7 @@ void DeployPrinter::service_deploy(const json& service_deploy) {
   const std::string service_key = "deploy " + id;
   if (state == "ongoing" && seen_[service_key].empty()) {
     seen_[service_key] = state;
-    out_ << "deploying service " << text_of(service_deploy, "service") << " (" << total << " instance"
+    out_ << "deploying service " << service_label(text_of(service_deploy, "service")) << " (" << total << " instance"
          << (total == 1 ? "" : "s") << ")" << std::endl;
   }
   if (instances.is_array()) {
@@ -191,7 +197,7 @@ void DeployPrinter::service_deploy(const json& service_deploy) {
   }
   if (finished(state) && seen_[service_key] != state) {
     seen_[service_key] = state;
-    if (state == "success") out_ << "service " << text_of(service_deploy, "service") << " deployed" << std::endl;
+    if (state == "success") out_ << "service " << service_label(text_of(service_deploy, "service")) << " deployed" << std::endl;
   }
 }
 

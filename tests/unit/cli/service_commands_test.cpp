@@ -230,6 +230,8 @@ TEST_F(ServiceCommands, DeployJsonPrintsTheFinalDeployOnStdout) {
   EXPECT_EQ(FakeMaster::body_of(cli.master->find("POST", path + "/deploy").at(0)), json({{"force", false}}));
   EXPECT_EQ(json::parse(cli.out.str())["state"], "success");
   EXPECT_TRUE(has(cli.err.str(), "web-1 on n1 running")) << cli.err.str();
+  EXPECT_TRUE(has(cli.err.str(), "service web deployed")) << cli.err.str();
+  EXPECT_FALSE(has(cli.err.str(), "null/")) << cli.err.str();
 }
 
 TEST_F(ServiceCommands, ListTable) {
@@ -257,7 +259,7 @@ TEST_F(ServiceCommands, ShowWithInstances) {
   const std::string out = cli.out.str();
   EXPECT_TRUE(has(out, "demo/shop/web:")) << out;
   EXPECT_TRUE(has(out, "  instances: 2 / 2\n")) << out;
-  EXPECT_TRUE(has(out, "    web-2:\n      node: node-2\n      state: restarting (desired running)")) << out;
+  EXPECT_TRUE(has(out, "    web-2 on node-2: restarting (desired running, health -)\n")) << out;
   EXPECT_TRUE(has(out, "    - A=1")) << out;
 }
 
