@@ -454,7 +454,11 @@ bool Deployer::Impl::step(Run& run, ServiceDeploy& d, const Service& svc, TimePo
       if (item.state != "pending") continue;
       const auto now_ms = unix_ms(now);
       std::int64_t old_node = 0;
+      bool placed = false;
       store.transaction([&] {
+        // Stopped or removed since this tick began: place nothing more (the next tick aborts).
+        auto current = store.service_by_id(svc.id);
+        if (!current || current->state != "running") return;
         auto inst = store.instance(svc.id, item.number);
         ServiceInstance row;
         if (inst) row = *inst;
@@ -476,7 +480,9 @@ bool Deployer::Impl::step(Run& run, ServiceDeploy& d, const Service& svc, TimePo
         row.deploy_rev = run.deploy_rev;
         row.updated_at = now_ms;
         store.upsert_instance(row);
+        placed = true;
       });
+      if (!placed) break;
       release(svc.id, item.number);
       if (old_node && old_node != item.node) touched.insert(old_node);
       touched.insert(item.node);
@@ -555,8 +561,9 @@ void Deployer::Impl::reschedule(TimePoint now) {
 
 void Deployer::Impl::reschedule_service(const GridView& gv, const Service& svc, TimePoint now) {
   auto last = store.deploys_of_service(svc.id, 1);
-  // Never deployed, or its last deploy failed: a user deploys it (no retry loop every interval).
-  if (last.empty() || last.front().state == "error") return;
+  // Never deployed, or a user's deploy of it failed: the user deploys it again (no retry loop
+  // every interval). A failed reschedule is retried: that is what keeps services placed.
+  if (last.empty() || (last.front().state == "error" && last.front().reason != "reschedule")) return;
   // deploy.interval: redeploy when it has elapsed since the last successful deploy.
   if (const Json* d = svc.spec.contains("deploy") ? &svc.spec["deploy"] : nullptr; d && d->is_object()) {
     auto it = d->find("interval");
