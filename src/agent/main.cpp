@@ -11,6 +11,7 @@
 #include "agent/agent.h"
 #include "agent/connection/master_url.h"
 #include "agent/docker/docker_client.h"
+#include "agent/logs/log_sync.h"
 #include "agent/options.h"
 #include "agent/pod_sync.h"
 #include "common/clock.h"
@@ -130,6 +131,7 @@ int main(int argc, char** argv) {
     std::shared_ptr<ka::docker::DockerClient> docker = ka::docker::make_engine_client(options.docker_socket, std::chrono::seconds(30));
     ka::Agent agent(io.get_executor(), pool.get_executor(), options, docker, clock);
     ka::PodSync pod_sync(agent, io.get_executor(), *docker, clock, pod_sync_options);
+    ka::logs::LogSync log_sync(agent, io.get_executor(), *docker, clock, ka::logs::LogShipperOptions{});
     spdlog::info("kontena-agent starting version={} master={} docker_socket={}", KONTENA_VERSION, options.master_url,
                  options.docker_socket);
 
@@ -160,6 +162,7 @@ int main(int argc, char** argv) {
       io.stop();
     });
     io.run();
+    log_sync.stop();
     pod_sync.stop();
     pool.stop();
     pool.join();

@@ -5,14 +5,26 @@
 // - states go out as /node_service_pods/set_state [node_id, state], posted to the loop;
 // - a full pass is triggered when a session opens, on /service_pods/notify_update, and every
 //   `interval` (the reconciler's own timer);
-// - /service_pods/restart: the reconciler has no per-instance restart yet, so it is logged.
+// - post_start / pre_stop hooks run through DockerClient::exec (hook_timeout); a oneshot hook
+//   that succeeded is reported with /node_service_pods/mark_oneshot_hook [node_id,
+//   {service_id, instance_number, hook, name}];
+// - a health check result that differs from the last one sent goes out as the notification
+//   /containers/health [node_id, {service_id, instance_number, status, error}] (after a
+//   reconnect every pod's next result is sent again);
+// - /service_pods/restart [{service_id, instance_number}] restarts that instance's container on
+//   the reconciler's thread;
+// - the master's request /containers/exec [{container, cmd, timeout}] -> {exit_code, stdout,
+//   stderr} runs on a small pool of its own (never on the event loop; a long command does not
+//   hold up the other Docker calls); 404 when there is no such container, 422 for bad params.
 // Construct before Agent::run(); call stop() (or destroy) before the loop stops running.
 #pragma once
 #include "common/asio.h"
 
 #include <atomic>
 #include <chrono>
+#include <map>
 #include <memory>
+#include <mutex>
 
 #include "agent/agent.h"
 #include "agent/pods/reconciler.h"
@@ -22,7 +34,18 @@ namespace kontena::agent {
 struct PodSyncOptions {
   Millis interval{30'000};
   bool watch_events = true;  // tests with a fake Docker without events turn it off
+  Millis hook_timeout{300'000};  // post_start / pre_stop hook commands
 };
+
+// /containers/exec: the parsed params. Throws kontena::Error(invalid) naming what is wrong.
+struct ExecRequest {
+  std::string container;
+  std::vector<std::string> cmd;
+  Millis timeout{60'000};
+};
+ExecRequest parse_exec_request(const Json& params);
+// {"exit_code", "stdout", "stderr"}; output that is not UTF-8 gets U+FFFD for its bad bytes.
+Json exec_result_json(const docker::ExecResult& result);
 
 class PodSync {
  public:
@@ -38,10 +61,16 @@ class PodSync {
  private:
   std::vector<pods::ServicePod> fetch();  // on the reconciler thread
   void report(const protocol::PodState& state);  // on the reconciler thread
+  void report_health(const pods::HealthResult& result);  // on the reconciler thread
+  void report_oneshot(const pods::ServicePod& pod, const protocol::PodHook& hook);  // on the reconciler thread
 
   Agent& agent_;
   asio::any_io_executor loop_;
+  docker::DockerClient& docker_;
   std::shared_ptr<std::atomic<bool>> stopping_ = std::make_shared<std::atomic<bool>>(false);
+  std::unique_ptr<asio::thread_pool> exec_pool_ = std::make_unique<asio::thread_pool>(2);
+  std::mutex health_mu_;
+  std::map<pods::PodKey, bool> health_sent_;  // last status sent per pod (true = healthy)
   std::unique_ptr<pods::PodReconciler> reconciler_;
 };
 

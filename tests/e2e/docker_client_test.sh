@@ -2,7 +2,8 @@
 # The agent's Docker client (src/agent/docker, Engine API v1.41) against a REAL dockerd: one test
 # bed node, driven by tests/e2e/tools/docker_client_probe. Info, images, the clear error of a pull
 # without a registry, create/start/inspect/list, multiplexed and TTY logs, events and stats
-# streams, stop with grace, kill, remove; a created container is cross-checked with `docker inspect`;
+# streams, stop with grace, kill, remove; exec (exit codes, stdout/stderr apart, 1 MiB cap, missing
+# and stopped containers, timeout); a created container is cross-checked with `docker inspect`;
 # a real pull with progress from a local registry (when Debian's docker-registry is installed).
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -40,6 +41,34 @@ assert_contains "$STDOUT" "ok: logs (TTY, raw)"
 assert_contains "$STDOUT" "ok: events stream: start and die seen"
 assert_contains "$STDOUT" "ok: stats stream:"
 assert_contains "$STDOUT" "ok: kill_container: ExitCode 137"
+
+# exec: exit codes, stdout and stderr apart, the 1 MiB cap, errors (exit 3 = "KIND: message").
+assert_ok probe exec kdc-tty 20 sh -c 'echo out-line; echo err-line >&2; exit 3'
+assert_eq 3 "$(json .exit_code "$STDOUT")" "exec exit code 3"
+assert_eq out-line "$(json .stdout "$STDOUT")" "exec stdout"
+assert_eq err-line "$(json .stderr "$STDOUT")" "exec stderr"
+assert_ok probe exec kdc-tty 20 true
+assert_eq 0 "$(json .exit_code "$STDOUT")" "exec exit code 0"
+assert_eq "" "$(json .stdout "$STDOUT")" "exec of true: no output"
+assert_ok probe exec kdc-tty 20 sh -c 'head -c 1100000 /dev/zero | tr "\\000" x; echo done >&2'
+assert_eq 1048576 "$(json .stdout_bytes "$STDOUT")" "exec stdout capped at 1 MiB"
+assert_eq true "$(json .stdout_truncated "$STDOUT")" "exec stdout truncated"
+assert_eq done "$(json .stderr "$STDOUT")" "exec stderr after a large stdout"
+assert_ok probe exec kdc-tty 20 /no/such/program
+assert_match "$(json .exit_code "$STDOUT")" '^12[67]$' "exec of a missing program: 126 or 127"
+run probe exec kdc-no-such-container 20 true
+assert_eq 3 "$STATUS" "exec in a missing container"
+assert_contains "$STDOUT" "not_found: no such container: kdc-no-such-container"
+assert_ok testbed_docker 1 create --name kdc-stopped "$IMAGE" true
+run probe exec kdc-stopped 20 true
+assert_eq 3 "$STATUS" "exec in a stopped container"
+assert_contains "$STDOUT" "conflict:"
+assert_contains "$STDOUT" "is not running"
+assert_ok testbed_docker 1 rm kdc-stopped
+run probe exec kdc-tty 1 sleep 30
+assert_eq 3 "$STATUS" "exec that outlives its timeout"
+assert_contains "$STDOUT" "unavailable: the command did not finish within 1 s in container kdc-tty"
+assert_match "$STDOUT" "seconds: (1|2)\." "the timeout is kept"
 
 # The pull error on its own (exit 3 = a kontena::Error, printed as "KIND: message").
 run probe pull local/kdc-not-here:2

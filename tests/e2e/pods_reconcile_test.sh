@@ -4,8 +4,9 @@
 # 2 desired pods -> 2 containers running with the right names, labels and env, reported running
 # once their port is open; a second pass is a no-op; a killed container comes back after the
 # backoff (0 s, 1 s, 4 s); a new deploy_rev with the same image keeps the containers; a new
-# service_revision recreates them; a failing health check restarts its container; no desired
-# pods -> every managed container gone.
+# service_revision recreates them; a failing health check restarts its container; post_start hooks
+# run in the container through docker exec (a failing one is reported with its name and exit code),
+# a restart runs pre_stop, stop, start, post_start; no desired pods -> every managed container gone.
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -70,6 +71,13 @@ assert_eq 2 "$(json '.[0].Config.Labels["io.kontena.container.service_revision"]
 
 stage unhealthy 2
 assert_contains "$STDOUT" "ok: unhealthy (HTTP 404) -> restarted"
+
+stage hooks 2
+assert_contains "$STDOUT" "ok: failing post_start: reported"
+assert_contains "$STDOUT" 'post_start hook "fail" (echo failing >&2; exit 4) exited with code 4'
+assert_contains "$STDOUT" "ok: post_start hooks ran in e2e.hooky-1"
+assert_contains "$STDOUT" "ok: restart: pre_stop, stop (grace 1 s), start, post_start"
+assert_contains "$STDOUT" "ok: hook pods removed"
 
 t0=$(e2e_now)
 stage down

@@ -7,6 +7,7 @@
 // request, its message quoted), internal (unexpected answer).
 #pragma once
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -98,6 +99,17 @@ class Stream {
   virtual std::string error() const = 0;
 };
 
+// The outcome of a command run in a container (docker exec). Each output is capped (the rest is
+// read and dropped; *_truncated says so).
+struct ExecResult {
+  int exit_code = -1;
+  std::string stdout_data;
+  std::string stderr_data;
+  bool stdout_truncated = false;
+  bool stderr_truncated = false;
+};
+inline constexpr std::size_t kExecOutputCap = 1024 * 1024;
+
 struct LogOptions {
   bool follow = false;
   bool stdout_stream = true;
@@ -137,6 +149,12 @@ class DockerClient {
   // label_filters: "key" or "key=value" (all must match); all = include stopped containers.
   virtual std::vector<ContainerSummary> list_containers(const std::vector<std::string>& label_filters,
                                                         bool all = true) = 0;
+  // Runs cmd in a running container (POST /containers/{id}/exec, POST /exec/{id}/start attached,
+  // GET /exec/{id}/json for the exit code) and waits at most `timeout` for it to end. Throws
+  // invalid (empty cmd), not_found (no such container), conflict (the container is not running),
+  // unavailable (the command did not end within the timeout; it may still be running).
+  virtual ExecResult exec(const std::string& id_or_name, const std::vector<std::string>& cmd,
+                          std::chrono::milliseconds timeout) = 0;
   // One-shot stats (stream=false): slow (about 1 s per container on these engines).
   virtual Json container_stats(const std::string& id_or_name) = 0;
 

@@ -277,6 +277,89 @@ class EngineClient final : public DockerClient {
     return out;
   }
 
+  ExecResult exec(const std::string& id, const std::vector<std::string>& cmd,
+                  std::chrono::milliseconds timeout) override {
+    if (id.empty()) invalid("container", "the container id or name is empty");
+    if (cmd.empty() || cmd.front().empty()) invalid("cmd", "the command to run is empty");
+    if (timeout.count() <= 0) invalid("timeout", "the exec timeout must be more than 0");
+    const auto deadline = Clock::now() + timeout;
+    auto left = [&] {
+      return std::max(std::chrono::milliseconds(1),
+                      std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()));
+    };
+    auto timed_out = [&]() -> Error {
+      return Error(ErrorKind::unavailable, "the command did not finish within " + std::to_string((timeout.count() + 999) / 1000) +
+                                               " s in container " + id + " (it may still be running there)");
+    };
+    Json create = {{"AttachStdin", false}, {"AttachStdout", true}, {"AttachStderr", true}, {"Tty", false}, {"Cmd", cmd}};
+    std::string exec_id;
+    try {
+      auto r = call("POST", "/containers/" + path_escape(id) + "/exec", create.dump(), {}, ErrorKind::internal,
+                    std::min<std::chrono::milliseconds>(timeout_, left()));
+      exec_id = get_or<std::string>(parse_json_body(r, "POST /containers/" + id + "/exec"), "Id", "");
+    } catch (const Error& e) {
+      if (e.kind() == ErrorKind::not_found) fail(ErrorKind::not_found, "no such container: " + id);
+      if (e.kind() == ErrorKind::unavailable && Clock::now() >= deadline) throw timed_out();
+      throw;
+    }
+    if (exec_id.empty()) fail(ErrorKind::internal, "the Docker Engine created an exec but sent no Id");
+
+    ExecResult result;
+    auto keep = [](std::string& out, bool& truncated, std::string_view data) {
+      std::size_t room = out.size() < kExecOutputCap ? kExecOutputCap - out.size() : 0;
+      if (data.size() > room) truncated = true;
+      out.append(data.substr(0, std::min(room, data.size())));
+    };
+    {
+      // Attached start: the answer's body is the command's multiplexed output (the engine says
+      // "raw-stream" on API 1.41, but without a TTY it is multiplexed), until the command ends.
+      UnixHttpExchange ex(path_);
+      HttpRequest req;
+      req.method = "POST";
+      req.target = api("/exec/" + path_escape(exec_id) + "/start");
+      req.body = R"({"Detach":false,"Tty":false})";
+      MuxDecoder mux;
+      try {
+        ex.start(req, deadline);
+        if (ex.status() >= 400) {
+          std::string body = ex.read_all(deadline, 1024 * 1024);
+          throw engine_error(ex.status(), body, "POST /exec/" + exec_id + "/start");
+        }
+        std::string chunk;
+        bool more = true;
+        while (more) {
+          chunk.clear();
+          more = ex.read_body(chunk, deadline);
+          mux.feed(chunk, [&](int stream, std::string_view payload) {
+            if (stream == 2) keep(result.stderr_data, result.stderr_truncated, payload);
+            else keep(result.stdout_data, result.stdout_truncated, payload);
+          });
+        }
+        mux.finish();
+      } catch (const Error& e) {
+        if (e.kind() == ErrorKind::unavailable && Clock::now() >= deadline) throw timed_out();
+        if (e.kind() == ErrorKind::conflict) fail(ErrorKind::conflict, "container " + id + " is not running: " + e.what());
+        throw;
+      }
+    }
+    // The output ends when the command closes it; its exit code is set a moment later.
+    auto wait = std::chrono::milliseconds(5);
+    for (;;) {
+      Json j = parse_json_body(call("GET", "/exec/" + path_escape(exec_id) + "/json", {}, {}, ErrorKind::internal,
+                                    std::min<std::chrono::milliseconds>(timeout_, left() + std::chrono::seconds(2))),
+                               "GET /exec/" + exec_id + "/json");
+      if (!get_or<bool>(j, "Running", false) && j.contains("ExitCode") && j["ExitCode"].is_number_integer()) {
+        result.exit_code = j["ExitCode"].get<int>();
+        break;
+      }
+      if (Clock::now() >= deadline) throw timed_out();
+      std::this_thread::sleep_for(wait);
+      wait = std::min(wait * 2, std::chrono::milliseconds(100));
+    }
+    spdlog::debug("docker exec done container={} cmd={} exit_code={}", id, cmd.front(), result.exit_code);
+    return result;
+  }
+
   Json container_stats(const std::string& id) override {
     auto r = call("GET", "/containers/" + path_escape(id) + "/stats?stream=0");
     return parse_json_body(r, "GET /containers/" + id + "/stats");

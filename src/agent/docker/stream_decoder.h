@@ -136,6 +136,10 @@ class JsonLinesDecoder {
 // Splits "2026-01-02T03:04:05.123456789Z text" into time and text when it starts with a time.
 void split_timestamp(std::string_view line, std::string& time, std::string& text);
 
+// `s` with every byte sequence that is not valid UTF-8 replaced by U+FFFD, so that it can go into
+// JSON (a container's output is arbitrary bytes; nlohmann::json refuses to dump invalid UTF-8).
+std::string valid_utf8(std::string_view s);
+
 // Percent-encoding for a query parameter value (RFC 3986 unreserved characters kept).
 std::string url_encode(std::string_view s);
 

@@ -7,6 +7,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <spdlog/spdlog.h>
+
 #include <cerrno>
 #include <cstring>
 
@@ -124,5 +126,31 @@ ProbeResult run_health_check(Prober& prober, const protocol::PodHealthCheck& che
 }
 
 std::unique_ptr<Prober> make_socket_prober() { return std::make_unique<SocketProber>(); }
+
+namespace {
+
+class DockerExec final : public ContainerExec {
+ public:
+  DockerExec(docker::DockerClient& docker, Millis timeout) : docker_(docker), timeout_(timeout) {}
+  int exec(const std::string& container_id, const std::vector<std::string>& cmd) override {
+    docker::ExecResult r = docker_.exec(container_id, cmd, timeout_);
+    if (r.exit_code != 0) {
+      auto tail = [](const std::string& s) { return s.size() > 2000 ? "..." + s.substr(s.size() - 2000) : s; };
+      spdlog::warn("pods: hook command failed container={} exit_code={} stdout=\"{}\" stderr=\"{}\"",
+                   container_id.substr(0, 12), r.exit_code, tail(r.stdout_data), tail(r.stderr_data));
+    }
+    return r.exit_code;
+  }
+
+ private:
+  docker::DockerClient& docker_;
+  Millis timeout_;
+};
+
+}  // namespace
+
+std::shared_ptr<ContainerExec> make_docker_exec(docker::DockerClient& docker, std::chrono::milliseconds timeout) {
+  return std::make_shared<DockerExec>(docker, timeout);
+}
 
 }  // namespace kontena::agent::pods

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "agent/docker/docker_client.h"
 #include "protocol/service_pod.h"
 
 namespace kontena::agent::pods {
@@ -32,12 +33,14 @@ ProbeResult run_health_check(Prober& prober, const protocol::PodHealthCheck& che
 std::unique_ptr<Prober> make_socket_prober();
 
 // Runs `cmd` in a running container (docker exec) and returns its exit code: for post_start and
-// pre_stop hooks. The DockerClient has no exec yet, so the agent passes none and these hooks are
-// skipped (logged).
+// pre_stop hooks. Throws kontena::Error when the command cannot be run (or does not end in time).
 class ContainerExec {
  public:
   virtual ~ContainerExec() = default;
   virtual int exec(const std::string& container_id, const std::vector<std::string>& cmd) = 0;
 };
+
+// The real one: DockerClient::exec with `timeout`; the output of a failed command is logged.
+std::shared_ptr<ContainerExec> make_docker_exec(docker::DockerClient& docker, std::chrono::milliseconds timeout);
 
 }  // namespace kontena::agent::pods

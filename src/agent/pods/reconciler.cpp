@@ -276,11 +276,19 @@ void PodReconciler::run_exec_hooks(const ServicePod& pod, const std::vector<prot
                                    const std::string& id, const char* phase, bool must_succeed) {
   for (const auto& hook : hooks) {
     if (!exec_) {
-      spdlog::warn("pods: hook skipped (no docker exec in this agent yet) pod={} phase={} hook={}", key_of(pod).str(),
+      spdlog::warn("pods: hook skipped (this reconciler has no exec) pod={} phase={} hook={}", key_of(pod).str(),
                    phase, hook.name);
       continue;
     }
-    int code = exec_->exec(id, {"/bin/sh", "-c", hook.cmd});
+    int code = -1;
+    try {
+      code = exec_->exec(id, {"/bin/sh", "-c", hook.cmd});
+    } catch (const Error& e) {
+      std::string msg = std::string(phase) + " hook \"" + hook.name + "\" (" + hook.cmd + ") could not run: " + e.what();
+      if (must_succeed) fail(e.kind(), msg);
+      spdlog::warn("pods: {}", msg);
+      continue;
+    }
     if (code != 0) {
       std::string msg = std::string(phase) + " hook \"" + hook.name + "\" (" + hook.cmd + ") exited with code " +
                         std::to_string(code);
@@ -288,6 +296,7 @@ void PodReconciler::run_exec_hooks(const ServicePod& pod, const std::vector<prot
       spdlog::warn("pods: {}", msg);
       continue;
     }
+    spdlog::info("pods: hook done pod={} phase={} hook={}", key_of(pod).str(), phase, hook.name);
     if (hook.oneshot && oneshot_reporter_) oneshot_reporter_(pod, hook);
   }
 }
@@ -548,6 +557,71 @@ PassResult PodReconciler::pass(bool full) {
   return result;
 }
 
+PassResult PodReconciler::restart_now(const PodKey& key) {
+  PassResult result;
+  bool need_pass = false;
+  {
+    std::lock_guard lock(pass_mu_);
+    int index = -1;
+    for (int i = 0; i < static_cast<int>(desired_.size()); ++i)
+      if (key_of(desired_[i]) == key) index = i;
+    if (index < 0 || desired_[index].desired_state != "running") {
+      spdlog::info("pods: restart ignored, the pod is not desired running on this node pod={}", key.str());
+      return result;
+    }
+    const ServicePod& pod = desired_[index];
+    std::vector<Observed> observed;
+    try {
+      observed = observe();
+    } catch (const std::exception& e) {
+      std::string msg = "restart " + key.str() + " failed: cannot list the containers: " + what(e);
+      spdlog::warn("pods: {}", msg);
+      result.errors.push_back(msg);
+      return result;
+    }
+    auto rt_it = runtime_.find(key);
+    const Observed* c = nullptr;
+    for (const auto& o : observed) {
+      if (key_of(o.labels) != key) continue;
+      bool remembered = rt_it != runtime_.end() && rt_it->second.container_id == o.id;
+      if (!c || remembered || (o.name == protocol::container_name(pod) && c->name != o.name)) c = &o;
+    }
+    if (!c) {
+      spdlog::info("pods: restart of a pod without a container, reconciling pod={}", key.str());
+      need_pass = true;
+    } else {
+      PodRuntime& rt = runtime_[key];
+      if (rt.container_id != c->id) {
+        rt = PodRuntime{};
+        rt.container_id = c->id;
+      }
+      bool running = c->state == "running" || c->state == "restarting" || c->state == "paused";
+      Action a{running ? ActionKind::restart : ActionKind::start, key, index, c->id, c->name,
+               std::chrono::seconds(pod.stop_grace_period), running, "restart requested by the master"};
+      std::map<PodKey, PodState> states;
+      apply(a, result, states);
+      for (auto& [k, st] : states) {
+        auto r = runtime_.find(k);
+        if (r != runtime_.end() && r->second.port_wait_deadline && st.state == "running") continue;  // reported when open
+        auto last = last_reported_.find(k);
+        if (last != last_reported_.end() && last->second == st) continue;
+        last_reported_[k] = st;
+        result.reported.push_back(st);
+        if (report_) {
+          try {
+            report_(st);
+          } catch (const std::exception& e) {
+            spdlog::warn("pods: state report failed pod={} error={}", k.str(), e.what());
+          }
+        }
+      }
+      need_pass = true;  // health checks and port waits are scheduled by the next pass
+    }
+  }
+  if (need_pass) poke();
+  return result;
+}
+
 // --- background loop
 
 void PodReconciler::start(DesiredSource source) {
@@ -572,6 +646,14 @@ void PodReconciler::poke() {
   {
     std::lock_guard lock(loop_mu_);
     poke_pending_ = true;
+  }
+  loop_cv_.notify_all();
+}
+
+void PodReconciler::restart(PodKey key) {
+  {
+    std::lock_guard lock(loop_mu_);
+    restart_pending_.push_back(std::move(key));
   }
   loop_cv_.notify_all();
 }
@@ -603,6 +685,7 @@ void PodReconciler::loop(DesiredSource source) {
     bool fetch = false;
     bool local = false;
     bool poked = false;
+    std::vector<PodKey> restarts;
     // next_due() takes the pass lock: never while holding loop_mu_ (a pass's callbacks may call
     // trigger()).
     std::optional<TimePoint> wake = next_fetch;
@@ -612,14 +695,24 @@ void PodReconciler::loop(DesiredSource source) {
       TimePoint now = clock_.now();
       Millis wait = options_.interval;
       if (wake) wait = std::clamp(std::chrono::duration_cast<Millis>(*wake - now), Millis(10), options_.interval);
-      if (!(stopping_ || trigger_pending_ || poke_pending_) && (!wake || *wake > now))
-        loop_cv_.wait_for(lock, wait, [&] { return stopping_ || trigger_pending_ || poke_pending_; });
+      if (!(stopping_ || trigger_pending_ || poke_pending_ || !restart_pending_.empty()) && (!wake || *wake > now))
+        loop_cv_.wait_for(lock, wait,
+                          [&] { return stopping_ || trigger_pending_ || poke_pending_ || !restart_pending_.empty(); });
       if (stopping_) break;
+      restarts.swap(restart_pending_);
       fetch = trigger_pending_;
       poked = poke_pending_;
       trigger_pending_ = false;
       poke_pending_ = false;
     }
+    for (const auto& key : restarts) {
+      try {
+        restart_now(key);
+      } catch (const std::exception& e) {
+        spdlog::warn("pods: restart failed pod={} error={}", key.str(), what(e));
+      }
+    }
+    restarts.clear();
     TimePoint now = clock_.now();
     fetch = fetch || (next_fetch && now >= *next_fetch);
     auto d = next_due();

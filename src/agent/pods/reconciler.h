@@ -87,12 +87,19 @@ class PodReconciler {
   PassResult reconcile(std::vector<ServicePod> desired);  // reports every desired pod
   PassResult tick();                                       // reports only changed states
   std::optional<TimePoint> next_due() const;
+  // Restarts the pod's container now: a running one is stopped (pre_stop hooks, its grace) and
+  // started again (post_start hooks), a stopped one is started. Ignored (no action) when the pod
+  // is not desired running here; with no container a pass is poked (it creates one).
+  PassResult restart_now(const PodKey& key);
   std::map<PodKey, PodRuntime> runtime() const;
 
   // --- background
   void start(DesiredSource source);
   void trigger();  // fetch the desired pods and reconcile, soon
   void poke();     // a pass with the last desired pods, soon
+  // The master asked for this instance's container to be restarted (/service_pods/restart): done
+  // on the reconciler's thread, soon (restart_now() is the synchronous form).
+  void restart(PodKey key);
   void stop();
   int passes() const { return passes_.load(); }
 
@@ -138,6 +145,7 @@ class PodReconciler {
   bool stopping_ = false;
   bool trigger_pending_ = false;
   bool poke_pending_ = false;
+  std::vector<PodKey> restart_pending_;
   std::thread thread_;
 };
 

@@ -7,6 +7,9 @@
 //   docker_client_probe SOCKET remove NAME                     force-remove (with volumes)
 //   docker_client_probe SOCKET pull IMAGE                      pull; prints a summary of the progress,
 //                                                              or the error kind and message (exit 3)
+//   docker_client_probe SOCKET exec CONTAINER TIMEOUT_S CMD... docker exec; prints {"exit_code", "stdout",
+//                                                              "stderr", "stdout_bytes", "stdout_truncated",
+//                                                              "seconds"}, or "KIND: message" (exit 3)
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -20,6 +23,7 @@
 #include <vector>
 
 #include "agent/docker/docker_client.h"
+#include "agent/docker/stream_decoder.h"
 #include "common/error.h"
 #include "common/log.h"
 
@@ -355,7 +359,7 @@ void scenario(DockerClient& d, const std::string& image, const std::string& tty_
 int run(int argc, char** argv) {
   if (argc < 3) {
     std::cerr << "usage: docker_client_probe SOCKET scenario IMAGE [TTY_CONTAINER] | create-keep IMAGE NAME | "
-                 "remove NAME | pull IMAGE\n";
+                 "remove NAME | pull IMAGE | exec CONTAINER TIMEOUT_S CMD...\n";
     return 2;
   }
   std::string sock = argv[1], cmd = argv[2];
@@ -404,6 +408,26 @@ int run(int argc, char** argv) {
       return 0;
     } catch (const kontena::Error& e) {
       std::printf("%s: %s\n", kontena::to_string(e.kind()), e.what());
+      return 3;
+    }
+  }
+  if (cmd == "exec" && argc >= 6) {
+    std::vector<std::string> command(argv + 5, argv + argc);
+    auto t0 = Clock::now();
+    try {
+      ExecResult r = d->exec(argv[3], command, std::chrono::milliseconds(std::stoll(argv[4]) * 1000));
+      kontena::agent::docker::Json j = {
+          {"exit_code", r.exit_code},
+          {"stdout", r.stdout_data.size() > 4096 ? std::string("(large)") : valid_utf8(r.stdout_data)},
+          {"stderr", valid_utf8(r.stderr_data)},
+          {"stdout_bytes", r.stdout_data.size()},
+          {"stdout_truncated", r.stdout_truncated},
+          {"seconds", seconds_since(t0)}};
+      std::printf("%s\n", j.dump().c_str());
+      return 0;
+    } catch (const kontena::Error& e) {
+      std::printf("%s: %s\n", kontena::to_string(e.kind()), e.what());
+      std::printf("seconds: %s\n", fmt(seconds_since(t0)).c_str());
       return 3;
     }
   }

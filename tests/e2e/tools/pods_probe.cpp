@@ -10,6 +10,9 @@
 //   pods_probe SOCKET IMAGE redeploy REV     a new deploy_rev with the same image: nothing recreated
 //   pods_probe SOCKET IMAGE revision REV     the pods at a newer REV: both recreated
 //   pods_probe SOCKET IMAGE unhealthy REV    a pod whose health check fails is restarted
+//   pods_probe SOCKET IMAGE hooks REV        post_start hooks run in the container (docker exec), a oneshot
+//                                            one is reported, a failing one fails the apply with its name and
+//                                            exit code; a restart runs pre_stop, stops, starts, runs post_start
 //   pods_probe SOCKET IMAGE down             no pods desired: every managed container removed
 #include <algorithm>
 #include <atomic>
@@ -18,6 +21,7 @@
 #include <iostream>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -312,6 +316,63 @@ int stage_unhealthy(docker::DockerClient& d, const std::string& image, std::int6
   return 0;
 }
 
+int stage_hooks(docker::DockerClient& d, const std::string& image, std::int64_t rev) {
+  SystemClock clock;
+  Reports reports;
+  ServicePod hooky = web(1, image, rev);
+  hooky.service_id = "svc-hooky";
+  hooky.service_name = "hooky";
+  hooky.wait_for_port.reset();
+  hooky.health_check.reset();
+  hooky.hooks.post_start = {{"warm", "echo warmed-$KONTENA_SERVICE_INSTANCE_NUMBER > /tmp/warm", false},
+                            {"register", "echo registered >> /tmp/oneshot", true}};
+  hooky.hooks.pre_stop = {{"drain", "echo drained >> /tmp/drained", false}};
+  ServicePod bad = hooky;
+  bad.service_id = "svc-bad";
+  bad.service_name = "bad";
+  bad.hooks.post_start = {{"fail", "echo failing >&2; exit 4", false}};
+  bad.hooks.pre_stop.clear();
+  std::vector<std::string> oneshots;
+  PodReconciler rec(d, clock, options(), [&](const protocol::PodState& s) { reports.add(s); }, nullptr,
+                    make_docker_exec(d, 30s));
+  rec.on_oneshot_hook([&](const ServicePod& p, const protocol::PodHook& h) { oneshots.push_back(p.service_name + "/" + h.name); });
+  auto r = rec.reconcile({hooky, bad});
+  for (auto& e : r.errors) std::printf("error: %s\n", e.c_str());
+  CHECK(r.errors.size() == 1, "one failed apply (the failing post_start hook)");
+  CHECK(r.errors[0].find("post_start hook \"fail\" (echo failing >&2; exit 4) exited with code 4") != std::string::npos,
+        "the error names the hook and its exit code");
+  std::optional<protocol::PodState> bad_state;
+  for (auto& s : reports.all)
+    if (s.service_id == "svc-bad") bad_state = s;
+  CHECK(bad_state && bad_state->state != "running" && bad_state->error.find("exited with code 4") != std::string::npos,
+        "the failing hook is reported with the pod's state");
+  ok("failing post_start: reported \"" + bad_state->state + "\" with \"" + bad_state->error + "\"");
+  auto warm = d.exec("e2e.hooky-1", {"cat", "/tmp/warm"}, 10s);
+  CHECK(warm.exit_code == 0 && warm.stdout_data == "warmed-1\n", "post_start hook ran in the container: " + warm.stdout_data);
+  CHECK(oneshots == std::vector<std::string>{"hooky/register"}, "the oneshot hook is reported once");
+  ok("post_start hooks ran in e2e.hooky-1 (/tmp/warm: warmed-1); oneshot hook reported");
+
+  std::string id = d.inspect_container("e2e.hooky-1").value()["Id"];
+  std::string started = d.inspect_container("e2e.hooky-1").value()["State"]["StartedAt"];
+  auto t0 = Steady::now();
+  auto rr = rec.restart_now({"svc-hooky", 1});
+  CHECK(rr.errors.empty(), "restart without errors");
+  auto after = d.inspect_container("e2e.hooky-1").value();
+  CHECK(after["Id"] == id, "restarted, not recreated");
+  CHECK(after["State"]["Running"] == true && after["State"]["StartedAt"] != started, "started again");
+  auto drained = d.exec("e2e.hooky-1", {"cat", "/tmp/drained"}, 10s);
+  CHECK(drained.stdout_data == "drained\n", "pre_stop hook ran before the stop: " + drained.stdout_data);
+  auto warm2 = d.exec("e2e.hooky-1", {"cat", "/tmp/oneshot"}, 10s);
+  CHECK(warm2.stdout_data == "registered\nregistered\n", "post_start hooks ran again after the start");
+  ok("restart: pre_stop, stop (grace 1 s), start, post_start in " + fmt(since(t0)) + " s; same container");
+
+  auto down = rec.reconcile({});
+  CHECK(down.errors.empty(), "removed without errors");
+  CHECK(!d.inspect_container("e2e.hooky-1") && !d.inspect_container("e2e.bad-1"), "both removed");
+  ok("hook pods removed");
+  return 0;
+}
+
 int stage_down(docker::DockerClient& d) {
   SystemClock clock;
   Reports reports;
@@ -331,7 +392,7 @@ int stage_down(docker::DockerClient& d) {
 
 int main(int argc, char** argv) {
   if (argc < 4) {
-    std::fprintf(stderr, "usage: pods_probe SOCKET IMAGE up|crash|redeploy|revision|unhealthy|down [REV]\n");
+    std::fprintf(stderr, "usage: pods_probe SOCKET IMAGE up|crash|redeploy|revision|unhealthy|hooks|down [REV]\n");
     return 2;
   }
   kontena::init_logging("pods_probe", "info");
@@ -344,6 +405,7 @@ int main(int argc, char** argv) {
     if (stage == "redeploy") return stage_redeploy(*d, image, rev);
     if (stage == "revision") return stage_revision(*d, image, rev);
     if (stage == "unhealthy") return stage_unhealthy(*d, image, rev);
+    if (stage == "hooks") return stage_hooks(*d, image, rev);
     if (stage == "down") return stage_down(*d);
     std::fprintf(stderr, "unknown stage %s\n", stage.c_str());
     return 2;

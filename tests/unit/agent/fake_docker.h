@@ -1,9 +1,12 @@
 // A DockerClient for the agent's unit tests: info() answers a canned object (or fails the first
 // N calls, as an unreachable engine does); list_containers answers set_containers() (for the
-// service-pod reconciler); everything else is not used by the session logic yet.
+// service-pod reconciler and the log shipper); exec answers set_exec(); stream_logs opens a fake
+// stream the test writes lines into (emit_log) and ends (end_logs); the rest is not faked.
 #pragma once
 #include <atomic>
+#include <memory>
 #include <mutex>
+#include <vector>
 
 #include "agent/docker/docker_client.h"
 #include "common/error.h"
@@ -55,8 +58,15 @@ class FakeDocker final : public docker::DockerClient {
     unused("ensure_image");
   }
   std::string create_container(const docker::ContainerSpec&) override { unused("create_container"); }
-  void start_container(const std::string&) override { unused("start_container"); }
-  void stop_container(const std::string&, std::chrono::seconds) override { unused("stop_container"); }
+  // start/stop only record the call ("start ID", "stop ID GRACE") and set the listed state.
+  void start_container(const std::string& id) override { lifecycle("start " + id, id, "running"); }
+  void stop_container(const std::string& id, std::chrono::seconds grace) override {
+    lifecycle("stop " + id + " " + std::to_string(grace.count()), id, "exited");
+  }
+  std::vector<std::string> lifecycle_calls() {
+    std::lock_guard lock(mutex_);
+    return lifecycle_;
+  }
   void kill_container(const std::string&, const std::string&) override { unused("kill_container"); }
   void remove_container(const std::string&, bool, bool) override { unused("remove_container"); }
   std::optional<Json> inspect_container(const std::string&) override { return std::nullopt; }
@@ -70,18 +80,122 @@ class FakeDocker final : public docker::DockerClient {
     return containers_;
   }
   Json container_stats(const std::string&) override { unused("container_stats"); }
+
+  // --- exec
+  struct ExecCall {
+    std::string container;
+    std::vector<std::string> cmd;
+    std::chrono::milliseconds timeout{0};
+  };
+  void set_exec(std::function<docker::ExecResult(const ExecCall&)> f) {
+    std::lock_guard lock(mutex_);
+    exec_ = std::move(f);
+  }
+  std::vector<ExecCall> exec_calls() {
+    std::lock_guard lock(mutex_);
+    return exec_calls_;
+  }
+  docker::ExecResult exec(const std::string& container, const std::vector<std::string>& cmd,
+                          std::chrono::milliseconds timeout) override {
+    std::function<docker::ExecResult(const ExecCall&)> f;
+    ExecCall call{container, cmd, timeout};
+    {
+      std::lock_guard lock(mutex_);
+      exec_calls_.push_back(call);
+      f = exec_;
+    }
+    if (!f) unused("exec");
+    return f(call);
+  }
+
+  // --- logs: one fake stream per stream_logs call
+  struct LogStreamState {
+    std::string id;
+    docker::LogOptions options;
+    std::function<void(const docker::LogLine&)> on_line;
+    std::mutex mu;  // held while a line is delivered; cancel() waits for it
+    std::atomic<bool> cancelled{false};
+    std::atomic<bool> ended{false};
+  };
+  class FakeLogStream final : public docker::Stream {
+   public:
+    explicit FakeLogStream(std::shared_ptr<LogStreamState> s) : s_(std::move(s)) {}
+    ~FakeLogStream() override { cancel(); }
+    void cancel() override {
+      s_->cancelled = true;
+      std::lock_guard lock(s_->mu);  // a line being delivered is finished first
+    }
+    bool done() const override { return s_->ended || s_->cancelled; }
+    std::string error() const override { return {}; }
+
+   private:
+    std::shared_ptr<LogStreamState> s_;
+  };
+  // Containers for which stream_logs throws not_found.
+  void set_logs_missing(const std::string& id) {
+    std::lock_guard lock(mutex_);
+    logs_missing_.push_back(id);
+  }
+  std::unique_ptr<docker::Stream> stream_logs(const std::string& id, const docker::LogOptions& options,
+                                              std::function<void(const docker::LogLine&)> on_line) override {
+    std::lock_guard lock(mutex_);
+    for (const auto& m : logs_missing_)
+      if (m == id) fail(ErrorKind::not_found, "no such container: " + id);
+    auto s = std::make_shared<LogStreamState>();
+    s->id = id;
+    s->options = options;
+    s->on_line = std::move(on_line);
+    log_streams_.push_back(s);
+    return std::make_unique<FakeLogStream>(s);
+  }
+  // Every stream_logs call so far (options as asked), oldest first.
+  std::vector<std::shared_ptr<LogStreamState>> log_streams() {
+    std::lock_guard lock(mutex_);
+    return log_streams_;
+  }
+  std::size_t log_streams_of(const std::string& id) {
+    std::lock_guard lock(mutex_);
+    std::size_t n = 0;
+    for (auto& s : log_streams_) n += s->id == id ? 1 : 0;
+    return n;
+  }
+  // Delivers a line on the newest open stream of the container (false: none open).
+  bool emit_log(const std::string& id, const std::string& stream, const std::string& data, const std::string& time) {
+    std::shared_ptr<LogStreamState> target;
+    {
+      std::lock_guard lock(mutex_);
+      for (auto it = log_streams_.rbegin(); it != log_streams_.rend(); ++it)
+        if ((*it)->id == id) {
+          target = *it;
+          break;
+        }
+    }
+    if (!target) return false;
+    std::lock_guard lock(target->mu);
+    if (target->cancelled || target->ended) return false;
+    target->on_line(docker::LogLine{stream, data, time});
+    return true;
+  }
+  // The container's open stream ends by itself (the container stopped).
+  void end_logs(const std::string& id) {
+    std::lock_guard lock(mutex_);
+    for (auto& s : log_streams_)
+      if (s->id == id) s->ended = true;
+  }
   std::unique_ptr<docker::Stream> stream_events(const Json&, std::function<void(const Json&)>) override {
     unused("stream_events");
-  }
-  std::unique_ptr<docker::Stream> stream_logs(const std::string&, const docker::LogOptions&,
-                                              std::function<void(const docker::LogLine&)>) override {
-    unused("stream_logs");
   }
   std::unique_ptr<docker::Stream> stream_stats(const std::string&, std::function<void(const Json&)>) override {
     unused("stream_stats");
   }
 
  private:
+  void lifecycle(std::string call, const std::string& id, const std::string& state) {
+    std::lock_guard lock(mutex_);
+    lifecycle_.push_back(std::move(call));
+    for (auto& c : containers_)
+      if (c.id == id || c.name == id) c.state = state;
+  }
   [[noreturn]] static void unused(const char* what) {
     fail(ErrorKind::internal, std::string("FakeDocker: ") + what + " is not faked");
   }
@@ -89,6 +203,11 @@ class FakeDocker final : public docker::DockerClient {
   std::mutex mutex_;
   Json info_;
   std::vector<docker::ContainerSummary> containers_;
+  std::function<docker::ExecResult(const ExecCall&)> exec_;
+  std::vector<std::string> lifecycle_;
+  std::vector<ExecCall> exec_calls_;
+  std::vector<std::string> logs_missing_;
+  std::vector<std::shared_ptr<LogStreamState>> log_streams_;
   std::atomic<int> failures_{0};
   std::atomic<int> info_calls_{0};
 };

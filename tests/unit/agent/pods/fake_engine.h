@@ -239,6 +239,21 @@ class FakeEngine final : public docker::DockerClient {
     }
     return out;
   }
+  // Runs "in" a running container: the exit code is a trailing "exit N" of the last argument
+  // (0 otherwise), stdout echoes that argument.
+  docker::ExecResult exec(const std::string& id, const std::vector<std::string>& cmd, std::chrono::milliseconds) override {
+    std::lock_guard l(mu_);
+    auto* c = must(id);
+    record("exec " + c->spec.name + " " + (cmd.empty() ? "" : cmd.back()));
+    maybe_fail("exec");
+    if (c->state != "running") fail(ErrorKind::conflict, "Container " + id + " is not running");
+    docker::ExecResult r;
+    r.exit_code = 0;
+    std::string last = cmd.empty() ? "" : cmd.back();
+    if (auto p = last.rfind("exit "); p != std::string::npos) r.exit_code = std::atoi(last.c_str() + p + 5);
+    r.stdout_data = last + "\n";
+    return r;
+  }
   Json container_stats(const std::string&) override { return Json::object(); }
   std::unique_ptr<docker::Stream> stream_events(const Json&, std::function<void(const Json&)>) override {
     std::lock_guard l(mu_);
