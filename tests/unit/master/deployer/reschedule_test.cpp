@@ -224,5 +224,36 @@ TEST_F(RescheduleTest, AFailedServiceIsNotRetriedByTheLoop) {
   EXPECT_EQ(deploys(svc.id), 1);
 }
 
+TEST_F(RescheduleTest, DeployIntervalRedeploysWhenItHasElapsed) {
+  add_node("node-1");
+  auto sp = spec(1);
+  sp["deploy"]["interval"] = 60;
+  auto svc = deployed("web", sp);
+  advance(30s);
+  EXPECT_EQ(deploys(svc.id), 1);
+  advance(31s);
+  EXPECT_EQ(deploys(svc.id), 2);
+  auto d = last_deploy(svc.id);
+  EXPECT_EQ(d.reason, "interval");
+  EXPECT_EQ(run_deploy(svc.id).state, "success");
+  advance(5s);
+  EXPECT_EQ(deploys(svc.id), 2) << "the interval counts from the last deploy";
+}
+
+TEST_F(RescheduleTest, AnInstanceThatFitsNowhereIsLoggedOnceAndStaysWhereItIs) {
+  auto a = add_node("node-a", {"az=a"});
+  add_node("node-b", {"az=b"});
+  auto svc = deployed("web", spec(1, {{"affinity", {"label==az=a"}}}));
+  ASSERT_EQ(placement(svc.id)[1], a.id);
+  set_online(a, false);
+  for (int i = 0; i < 40; ++i) advance(5s);  // well past the 2 min grace, many loops
+  EXPECT_EQ(deploys(svc.id), 1) << "nowhere to go: no deploy";
+  EXPECT_EQ(placement(svc.id)[1], a.id);
+  int logged = 0;
+  for (auto& e : events("web"))
+    if (e.type == "scheduler" && e.severity == 3 && e.message.find("affinity") != std::string::npos) ++logged;
+  EXPECT_EQ(logged, 1);
+}
+
 }  // namespace
 }  // namespace kontena::master::testing
