@@ -474,3 +474,20 @@ TEST_F(StackCommands, UpgradeReuseValuesTakesTheInstalledValues) {
   EXPECT_EQ(FakeMaster::body_of(sent.at(2))["services"][0]["image"], "nginx:latest");
   EXPECT_TRUE(has(cli.out.str(), "no changes")) << cli.out.str();
 }
+
+TEST_F(StackCommands, InstallFromAUrl) {
+  cli.master->on_raw("GET /stacks/shop.yml", 200, kShop);
+  cli.master->on("POST /v1/grids/demo/stacks", 201, stack_json("shop"));
+  ASSERT_EQ(cli.run({"stack", "install", "--no-deploy", "http://files.example:8080/stacks/shop.yml"}), 0) << cli.err.str();
+  ASSERT_EQ(cli.master->requests.size(), 2u);
+  EXPECT_EQ(cli.master->requests[0].url.host, "files.example");
+  EXPECT_EQ(cli.master->requests[0].url.port, "8080");
+  EXPECT_TRUE(FakeMaster::header(cli.master->requests[0], "Authorization").empty()) << "no token sent elsewhere";
+  EXPECT_EQ(FakeMaster::body_of(cli.master->requests[1])["services"][1]["image"], "redis:latest");
+
+  cli.master->requests.clear();
+  EXPECT_EQ(cli.run({"stack", "install", "http://files.example:8080/stacks/missing.yml"}), 1);
+  EXPECT_TRUE(has(cli.err.str(), "missing.yml")) << cli.err.str();
+  EXPECT_TRUE(has(cli.err.str(), "404")) << cli.err.str();
+  EXPECT_EQ(cli.master->requests.size(), 1u) << "only the failed fetch";
+}
