@@ -273,14 +273,19 @@ int stage_revision(docker::DockerClient& d, const std::string& image, std::int64
   return 0;
 }
 
-int stage_unhealthy(docker::DockerClient& d, const std::string& image, std::int64_t rev) {
-  SystemClock clock;
-  Reports reports;
+ServicePod sick_pod(const std::string& image, std::int64_t rev) {
   ServicePod sick = web(1, image, rev);
   sick.service_id = "svc-sick";
   sick.service_name = "sick";
   sick.wait_for_port.reset();
   sick.health_check = protocol::PodHealthCheck{"http", 8080, "/missing.html", 1, 1, 1};  // 404
+  return sick;
+}
+
+int stage_unhealthy(docker::DockerClient& d, const std::string& image, std::int64_t rev) {
+  SystemClock clock;
+  Reports reports;
+  ServicePod sick = sick_pod(image, rev);
   std::atomic<int> unhealthy{0};
   PodReconciler rec(d, clock, options(), [&](const protocol::PodState& s) { reports.add(s); });
   rec.on_health([&](const HealthResult& h) {
@@ -336,7 +341,12 @@ int stage_hooks(docker::DockerClient& d, const std::string& image, std::int64_t 
   PodReconciler rec(d, clock, options(), [&](const protocol::PodState& s) { reports.add(s); }, nullptr,
                     make_docker_exec(d, 30s));
   rec.on_oneshot_hook([&](const ServicePod& p, const protocol::PodHook& h) { oneshots.push_back(p.service_name + "/" + h.name); });
-  auto r = rec.reconcile({hooky, bad});
+  // The pods of the earlier stages stay (the last stage removes them).
+  const std::vector<ServicePod> others = {web(1, image, rev), web(2, image, rev), sick_pod(image, rev)};
+  std::vector<ServicePod> all = others;
+  all.push_back(hooky);
+  all.push_back(bad);
+  auto r = rec.reconcile(all);
   for (auto& e : r.errors) std::printf("error: %s\n", e.c_str());
   CHECK(r.errors.size() == 1, "one failed apply (the failing post_start hook)");
   CHECK(r.errors[0].find("post_start hook \"fail\" (echo failing >&2; exit 4) exited with code 4") != std::string::npos,
@@ -366,9 +376,10 @@ int stage_hooks(docker::DockerClient& d, const std::string& image, std::int64_t 
   CHECK(warm2.stdout_data == "registered\nregistered\n", "post_start hooks ran again after the start");
   ok("restart: pre_stop, stop (grace 1 s), start, post_start in " + fmt(since(t0)) + " s; same container");
 
-  auto down = rec.reconcile({});
+  auto down = rec.reconcile(others);
   CHECK(down.errors.empty(), "removed without errors");
   CHECK(!d.inspect_container("e2e.hooky-1") && !d.inspect_container("e2e.bad-1"), "both removed");
+  CHECK(managed(d).size() == 3, "the other pods' containers kept");
   ok("hook pods removed");
   return 0;
 }
