@@ -69,6 +69,7 @@ run probe exec kdc-tty 1 sleep 30
 assert_eq 3 "$STATUS" "exec that outlives its timeout"
 assert_contains "$STDOUT" "unavailable: the command did not finish within 1 s in container kdc-tty"
 assert_match "$STDOUT" "seconds: (1|2)\." "the timeout is kept"
+e2e_log "exec: exit codes 0/3/126-127, stdout and stderr apart, 1 MiB cap, missing and stopped containers, timeout: ok"
 
 # The pull error on its own (exit 3 = a kontena::Error, printed as "KIND: message").
 run probe pull local/kdc-not-here:2
