@@ -204,7 +204,6 @@ void add_update(CLI::App& service, Context& ctx) {
 
 void follow_and_print(Context& ctx, const ServiceRef& ref, const json& deploy, bool json_output) {
   std::ostream& progress = progress_stream(ctx, json_output);
-  progress << "deploying service " << ref.display() << " (deploy " << field_text(deploy, "id") << ")" << std::endl;
   const json done = follow_service_deploy(ctx, progress, ref, deploy);
   if (json_output) print_json(ctx.out(), done);
 }
@@ -398,16 +397,20 @@ void add_exec(CLI::App& service, Context& ctx) {
   auto options = std::make_shared<Options>();
   CLI::App* exec = service.add_subcommand(
       "exec", "Run a command in a service's container: kontena service exec [OPTIONS] SERVICE CMD...");
-  exec->add_option("SERVICE", options->ref, "SERVICE or STACK/SERVICE")->required();
   auto* instance = exec->add_option("--instance", options->instance, "Instance number (default 1)")->check(CLI::PositiveNumber);
   exec->add_flag("-a,--all", options->all, "Run on every running instance, prefixing the output")->excludes(instance);
   exec->add_option("--timeout", options->timeout, "Seconds the command may run (default 60)")->check(CLI::Range(1, 3600));
-  // Everything after SERVICE is the command, options included ("sh -c 'echo x'").
+  // SERVICE and everything after it (options included: "sh -c 'echo x'") are left unparsed:
+  // the first word is the service, the rest the command (an optional "--" first is dropped).
   exec->prefix_command();
-  exec->footer("Options go before SERVICE; everything after it is the command.");
+  exec->footer("SERVICE is SERVICE or STACK/SERVICE. Options go before SERVICE; everything after it is the command.");
   CLI::App* exec_app = exec;
   exec->callback([&ctx, options, exec_app] {
-    const std::vector<std::string> cmd = exec_app->remaining();
+    std::vector<std::string> cmd = exec_app->remaining();
+    if (cmd.empty()) throw CLI::RequiredError("SERVICE");
+    options->ref = cmd.front();
+    cmd.erase(cmd.begin());
+    if (!cmd.empty() && cmd.front() == "--") cmd.erase(cmd.begin());
     const ServiceRef ref = resolve_ref(ctx, options->ref);
     if (cmd.empty()) throw Error(ErrorKind::invalid, "no command given: kontena service exec SERVICE CMD...", "cmd");
     const json instances = ctx.api().get(service_path(ref) + "/instances").value("instances", json::array());

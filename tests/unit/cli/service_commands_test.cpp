@@ -346,6 +346,16 @@ TEST_F(ServiceCommands, ExecRunsOnTheInstancesNodeWithItsExitCode) {
   EXPECT_EQ(cli.err.str(), "[web-2] err\n");
   EXPECT_TRUE(cli.master->find("POST", "/v1/containers/demo/node-3/shop.web-3/exec").empty()) << "stopped: skipped";
 
+  ASSERT_EQ(cli.run({"service", "exec", "--instance", "2", "shop/web", "--", "ls", "-d", "/bin"}), 3) << cli.err.str();
+  EXPECT_EQ(FakeMaster::body_of(cli.master->find("POST", "/v1/containers/demo/node-2/shop.web-2/exec").at(2))["cmd"],
+            json({"ls", "-d", "/bin"}));
+  ASSERT_EQ(cli.run({"service", "exec", "shop/web", "ls", "--instance", "2"}), 0) << cli.err.str();
+  EXPECT_EQ(FakeMaster::body_of(cli.master->find("POST", "/v1/containers/demo/node-1/shop.web-1/exec").at(2))["cmd"],
+            json({"ls", "--instance", "2"}))
+      << "options after SERVICE belong to the command";
+  EXPECT_EQ(cli.run({"service", "exec", "--instance", "2"}), 2);
+  EXPECT_TRUE(has(cli.err.str(), "SERVICE is required")) << cli.err.str();
+
   EXPECT_EQ(cli.run({"service", "exec", "--instance", "9", "shop/web", "ls"}), 1);
   EXPECT_TRUE(has(cli.err.str(), "has no instance 9")) << cli.err.str();
 }
