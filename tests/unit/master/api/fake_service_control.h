@@ -15,12 +15,14 @@ class FakeServiceControl final : public ServiceControl {
   Store* store = nullptr;  // set once the fixture opened it
   std::vector<std::string> calls;
   nlohmann::json exec_result{{"exit_code", 0}, {"stdout", "hello\n"}, {"stderr", ""}};
+  std::string conflict;  // when set, deploy_service refuses with this message (ErrorKind::conflict)
 
   static std::string ref(const Service& s) { return s.stack_name + "/" + s.name; }
 
   ServiceDeploy deploy_service(const Service& service, bool force, const std::string& reason) override {
     calls.push_back("deploy_service " + ref(service) + " force=" + (force ? "1" : "0") + " reason=" + reason +
                     " instances=" + service.spec.value("instances", nlohmann::json(-1)).dump());
+    if (!conflict.empty()) fail(ErrorKind::conflict, conflict);
     ServiceDeploy d;
     d.service_id = service.id;
     d.reason = reason;

@@ -190,6 +190,28 @@ TEST_F(ServicesApi, DeployScaleStartStopRestart) {
   EXPECT_EQ(call("POST", "/v1/services/demo/nope/web/stop", admin_token_).status, 404);
 }
 
+TEST_F(ServicesApi, DeployerRefusalsPassThrough) {
+  ASSERT_EQ(install(shop()).status, 201);
+  fake_.conflict = "service shop/web is being removed";
+  auto r = call("POST", "/v1/services/demo/shop/web/deploy", admin_token_);
+  EXPECT_EQ(r.status, 409);
+  EXPECT_EQ(r.body["error"], "service shop/web is being removed");
+  EXPECT_TRUE(store_->pending_service_deploys().empty());
+  EXPECT_TRUE(audited("service", "deploy", 409));
+  // A deploy of one stack is not found under another.
+  fake_.conflict.clear();
+  json other{{"name", "other"}, {"services", json::array({json{{"name", "x"}, {"image", "x"}}})}};
+  ASSERT_EQ(install(other).status, 201);
+  auto d = call("POST", "/v1/stacks/demo/other/deploy", admin_token_);
+  ASSERT_EQ(d.status, 201);
+  auto id = std::to_string(d.body["id"].get<std::int64_t>());
+  EXPECT_EQ(call("GET", "/v1/stacks/demo/other/deploys/" + id, admin_token_).status, 200);
+  EXPECT_EQ(call("GET", "/v1/stacks/demo/shop/deploys/" + id, admin_token_).status, 404);
+  auto sd = d.body["service_deploys"][0]["id"].get<std::int64_t>();
+  EXPECT_EQ(call("GET", "/v1/services/demo/other/x/deploys/" + std::to_string(sd), admin_token_).status, 200);
+  EXPECT_EQ(call("GET", "/v1/services/demo/shop/web/deploys/" + std::to_string(sd), admin_token_).status, 404);
+}
+
 TEST_F(ServicesApi, InstancesAndContainers) {
   ASSERT_EQ(install(shop()).status, 201);
   auto node = store_->insert_node([&] {
