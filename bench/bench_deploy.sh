@@ -169,8 +169,11 @@ services:
     image: $IMAGE
     instances: $N
 EOF
+# (a') the same with deploy.min_health 0: the master does not throttle the rollout (the default
+# 0.8 keeps at most floor(N x 0.2) instances deploying at once); an informative row, no target
+sed 's/^    instances: .*/&\n    deploy:\n      min_health: 0/' "$TMP/bench.yml" >"$TMP/bench-nothrottle.yml"
 
-declare -a A=() B=() C=()
+declare -a A=() A0=() B=() C=()
 C_SKIP=""
 
 # (b) N sequential docker run -d
@@ -189,21 +192,24 @@ run_docker() {
 }
 
 # (a) kontena stack install, the CLI following the deploy, until N containers run
+# run_kontena FILE ROW_LABEL ARRAY_NAME
 run_kontena() {
+  local file=$1 label=$2
+  local -n into=$3
   local t0 dt dcli rc=0
   t0=$(now)
-  kontena stack install --grid "$STACK" "$TMP/bench.yml" >"$TMP/install.log" 2>&1 || rc=$?
+  kontena stack install --grid "$STACK" "$file" >"$TMP/install.log" 2>&1 || rc=$?
   dcli=$(since "$t0")
   if [[ $rc != 0 ]]; then
-    echo "  (a) kontena stack install FAILED (exit $rc):" >&2
+    echo "  $label FAILED (exit $rc):" >&2
     sed 's/^/      /' "$TMP/install.log" | tail -n 20 >&2
     return 1
   fi
   wait_count "io.kontena.stack.name=$STACK" "$N" "$RUN_TIMEOUT" ||
-    { echo "  (a) only $(running io.kontena.stack.name=$STACK) of $N containers run ${RUN_TIMEOUT} s after the install" >&2; return 1; }
+    { echo "  $label only $(running io.kontena.stack.name=$STACK) of $N containers run ${RUN_TIMEOUT} s after the install" >&2; return 1; }
   dt=$(since "$t0")
-  A+=("$dt")
-  echo "  (a) kontena stack install ($N):      $dt s   (the CLI returned after $dcli s)"
+  into+=("$dt")
+  echo "  $label $dt s   (the CLI returned after $dcli s)"
   kontena stack rm --grid "$STACK" --force "$STACK" >>"$TMP/install.log" 2>&1 ||
     { tail -n 20 "$TMP/install.log" >&2; die "kontena stack rm failed"; }
   wait_none "io.kontena.stack.name=$STACK" 60 || die "containers of stack $STACK are still there 60 s after stack rm"
@@ -245,7 +251,12 @@ A_FAIL=""
 for ((r = 1; r <= ROUNDS; r++)); do
   echo "---- round $r"
   run_docker
-  if [[ -z $A_FAIL ]]; then run_kontena || A_FAIL="kontena stack install failed (round $r; see above)"; fi
+  if [[ -z $A_FAIL ]]; then
+    run_kontena "$TMP/bench.yml" "(a) kontena stack install ($N):     " A || A_FAIL="kontena stack install failed (round $r; see above)"
+  fi
+  if [[ -z $A_FAIL ]]; then
+    run_kontena "$TMP/bench-nothrottle.yml" "(a') the same, min_health 0:       " A0 || A_FAIL="kontena stack install (min_health 0) failed (round $r; see above)"
+  fi
 done
 if swarm_setup; then
   for ((r = 1; r <= ROUNDS; r++)); do echo "---- round $r (Swarm)"; run_swarm; done
@@ -255,6 +266,7 @@ else
 fi
 
 a=$(printf '%s ' ${A[@]+"${A[@]}"} | median)
+a0=$(printf '%s ' ${A0[@]+"${A0[@]}"} | median)
 b=$(printf '%s ' "${B[@]}" | median)
 c=$(printf '%s ' ${C[@]+"${C[@]}"} | median)
 ratio() { [[ $1 == n/a || $2 == n/a ]] && { echo n/a; return; }; awk -v x="$1" -v y="$2" 'BEGIN { printf "%.2f", x / y }'; }
@@ -264,6 +276,7 @@ rac=$(ratio "$a" "$c")
 echo
 echo "==== summary: $N instances on one dockerd, median of $ROUNDS (load average now $(cut -d' ' -f1 /proc/loadavg)) ===="
 printf '(a) kontena stack install -> all running   %6s s   %s\n' "$a" "${A_FAIL:-}"
+printf "(a') the same, deploy.min_health 0          %6s s   (rollout not throttled; no target)\n" "$a0"
 printf '(b) %2d sequential docker run -d            %6s s\n' "$N" "$b"
 printf '(c) Swarm service create --replicas %-3s    %6s s   %s\n' "$N" "$c" "${C_SKIP:+skipped: $C_SKIP}"
 printf '(a)/(b)                                    %6s x   target < 1.5x   %s\n' "$rab" "$(verdict "$rab" 1.5)"

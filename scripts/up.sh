@@ -113,6 +113,8 @@ Use the CLI (it is logged in as the admin user; grid $GRID is selected):
   kontena node ls                  # ${node:-this machine}: online
   kontena node show ${node:-NAME}
   kontena node create node-2       # pre-create a node; its agent needs: kontena node env node-2
+  kontena stack ls                 # the demo stack hello: kontena stack show hello
+  kontena service containers hello/web
   kontena --help
 
 Or the REST API (docs/api.md), e.g.:
@@ -279,8 +281,45 @@ if [[ "$status" != online && "$status" != drain ]]; then
 fi
 say "node $node is $status (agent PID $(agent_pid))"
 
-# ---- later issues: the demo stack ---------------------------------------------------------------
-# Here up.sh will deploy the demo stack to the grid demo.
+# ---- the demo stack: `hello` in grid demo --------------------------------------------------------
+# Installed once (the marker file remembers it, so a stack the user removed is not brought back):
+# two instances of the local image local/web:latest (images/web/build.sh: busybox httpd, built on
+# this machine's Docker Engine when missing; nothing is pulled), with a health check.
+DEMO_STACK=hello
+DEMO_MARK="$RUN_DIR/demo-stack-installed"
+DEMO_FILE="$RUN_DIR/hello.yml"
+if [[ -f "$DEMO_MARK" ]]; then
+  :
+elif "$CLI_BIN" stack show "$DEMO_STACK" --grid "$GRID" >/dev/null 2>&1; then
+  touch "$DEMO_MARK"
+else
+  if ! "${SUDO[@]}" docker -H "unix://$DOCKER_SOCK" image inspect local/web:latest >/dev/null 2>&1; then
+    say "building the demo image local/web:latest (images/web/build.sh)"
+    "${SUDO[@]}" "$ROOT/images/web/build.sh" -H "unix://$DOCKER_SOCK" -t local/web:latest --text "hello from Kontena" ||
+      die "building local/web:latest failed"
+  fi
+  cat >"$DEMO_FILE" <<'YAML'
+stack: demo/hello
+version: 1.0.0
+description: the demo stack of scripts/up.sh
+services:
+  web:
+    image: local/web:latest
+    instances: 2
+    deploy:
+      wait_for_port: 8080
+    health_check:
+      protocol: http
+      port: 8080
+      uri: /
+      interval: 30
+      timeout: 5
+      initial_delay: 5
+YAML
+  say "installing the demo stack $DEMO_STACK ($DEMO_FILE)"
+  "$CLI_BIN" stack install --grid "$GRID" "$DEMO_FILE" || die "kontena stack install $DEMO_FILE failed (see above)"
+  touch "$DEMO_MARK"
+fi
 # ------------------------------------------------------------------------------------------------
 
 usage "$(server_pid)" "$node"
