@@ -6,7 +6,9 @@
 # backoff (0 s, 1 s, 4 s); a new deploy_rev with the same image keeps the containers; a new
 # service_revision recreates them; a failing health check restarts its container; post_start hooks
 # run in the container through docker exec (a failing one is reported with its name and exit code),
-# a restart runs pre_stop, stop, start, post_start; no desired pods -> every managed container gone.
+# a restart runs pre_stop, stop, start, post_start; the log shipper ships every line of a service
+# container once (across a "disconnection" and a container restart), not those of a skip_logs one;
+# no desired pods -> every managed container gone.
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -78,6 +80,10 @@ assert_contains "$STDOUT" 'post_start hook "fail" (echo failing >&2; exit 4) exi
 assert_contains "$STDOUT" "ok: post_start hooks ran in e2e.hooky-1"
 assert_contains "$STDOUT" "ok: restart: pre_stop, stop (grace 1 s), start, post_start"
 assert_contains "$STDOUT" "ok: hook pods removed"
+
+stage logs 2
+assert_contains "$STDOUT" "ok: first lines shipped:"
+assert_contains "$STDOUT" "each line once, none missing; skip_logs container not shipped"
 
 t0=$(e2e_now)
 stage down

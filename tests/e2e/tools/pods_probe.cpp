@@ -13,12 +13,17 @@
 //   pods_probe SOCKET IMAGE hooks REV        post_start hooks run in the container (docker exec), a oneshot
 //                                            one is reported, a failing one fails the apply with its name and
 //                                            exit code; a restart runs pre_stop, stops, starts, runs post_start
+//   pods_probe SOCKET IMAGE logs REV         the log shipper (src/agent/logs) on a real engine: a new
+//                                            service container's lines from its first one, stdout/stderr,
+//                                            batches; lines queued while "disconnected" and a container
+//                                            restart in between: every line shipped once; skip_logs honoured
 //   pods_probe SOCKET IMAGE down             no pods desired: every managed container removed
 #include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <iostream>
+#include <iterator>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -32,6 +37,9 @@
 #include "common/clock.h"
 #include "common/error.h"
 #include "common/log.h"
+// The log shipper is compiled in here: this probe's target links kontena_pods (which has every
+// dependency of the shipper) but not kontena_agent_core, where the agent's copy lives.
+#include "agent/logs/log_shipper.cpp"
 
 using namespace kontena;
 using namespace kontena::agent;
@@ -384,6 +392,146 @@ int stage_hooks(docker::DockerClient& d, const std::string& image, std::int64_t 
   return 0;
 }
 
+int stage_logs(docker::DockerClient& d, const std::string& image, std::int64_t rev) {
+  SystemClock clock;
+  const std::vector<ServicePod> others = {web(1, image, rev), web(2, image, rev), sick_pod(image, rev)};
+  ServicePod chatty = web(1, image, rev);
+  chatty.service_id = "svc-chatty";
+  chatty.service_name = "chatty";
+  chatty.wait_for_port.reset();
+  chatty.health_check.reset();
+  // A counter kept in the container's file system: it goes on after a restart, so every line is
+  // different from every other.
+  chatty.cmd = std::vector<std::string>{
+      "sh", "-c",
+      "i=$(cat /tmp/n 2>/dev/null || echo 0); while true; do echo out-$i; echo err-$i >&2; i=$((i+1)); "
+      "echo $i > /tmp/n; sleep 0.05; done"};
+  ServicePod quiet = chatty;
+  quiet.service_id = "svc-quiet";
+  quiet.service_name = "quiet";
+  quiet.labels["io.kontena.container.skip_logs"] = "1";
+
+  std::mutex mu;
+  bool connected = true;
+  std::vector<Json> lines;
+  int batches = 0;
+  std::size_t largest = 0;
+  logs::LogShipperOptions o;
+  o.rescan_interval = 500ms;
+  logs::LogShipper shipper(d, clock, o, [&](const Json& batch) {
+    std::lock_guard l(mu);
+    if (!connected) return false;
+    for (auto& line : batch) lines.push_back(line);
+    ++batches;
+    largest = std::max(largest, batch.size());
+    return true;
+  });
+  shipper.start();  // before the containers exist: they are new, read from their first line
+  std::this_thread::sleep_for(700ms);
+  PodReconciler rec(d, clock, options(), nullptr);
+  std::vector<ServicePod> all = others;
+  all.push_back(chatty);
+  all.push_back(quiet);
+  auto r = rec.reconcile(all);
+  CHECK(r.errors.empty(), "chatty and quiet created");
+  auto count = [&] {
+    std::lock_guard l(mu);
+    return lines.size();
+  };
+  auto t0 = Steady::now();
+  while (count() < 20 && since(t0) < 15) std::this_thread::sleep_for(50ms);
+  CHECK(count() >= 20, "lines shipped within 15 s");
+  {
+    std::lock_guard l(mu);
+    const Json& first = lines.front();
+    CHECK(first["service_id"] == "svc-chatty" && first["instance_number"] == 1 && first["container"] == "e2e.chatty-1",
+          "the line names its service, instance and container: " + first.dump());
+    bool first_out = false;
+    for (auto& line : lines)
+      if (line["stream"] == "stdout") {
+        first_out = line["data"] == "out-0";
+        break;
+      }
+    CHECK(first_out, "the first stdout line is out-0 (a new container is read from its start)");
+    bool err_seen = std::any_of(lines.begin(), lines.end(), [](const Json& l) { return l["stream"] == "stderr" && l["data"] == "err-0"; });
+    CHECK(err_seen, "stderr lines as stderr");
+    std::string time = first["time"];
+    CHECK(time.size() == 24 && time[10] == 'T' && time.back() == 'Z', "ISO time with milliseconds: " + time);
+    ok("first lines shipped: " + first.dump());
+  }
+
+  // "Disconnected": lines wait; meanwhile the container is restarted (its log stream ends and is
+  // followed again from where it was).
+  {
+    std::lock_guard l(mu);
+    connected = false;
+  }
+  std::this_thread::sleep_for(500ms);
+  d.stop_container("e2e.chatty-1", 1s);
+  std::this_thread::sleep_for(300ms);
+  d.start_container("e2e.chatty-1");
+  std::this_thread::sleep_for(1500ms);
+  std::size_t waiting = shipper.queued();
+  CHECK(waiting > 10, "lines queued while disconnected: " + std::to_string(waiting));
+  {
+    std::lock_guard l(mu);
+    connected = true;
+  }
+  t0 = Steady::now();
+  while (shipper.queued() > 0 && since(t0) < 5) std::this_thread::sleep_for(50ms);
+  std::this_thread::sleep_for(1s);
+  shipper.stop();
+
+  // Every line Docker has for chatty, up to the last one shipped, was shipped exactly once.
+  docker::LogOptions lo;
+  lo.follow = false;
+  std::vector<std::string> shipped_keys, docker_keys;
+  std::string last_time;
+  {
+    std::lock_guard l(mu);
+    for (auto& line : lines) {
+      CHECK(line["service_id"] != "svc-quiet", "nothing shipped of a skip_logs container");
+      std::string key = line["stream"].get<std::string>() + " " + line["data"].get<std::string>() + " " +
+                        line["time"].get<std::string>();
+      shipped_keys.push_back(key);
+      last_time = std::max(last_time, line["time"].get<std::string>());
+    }
+  }
+  std::vector<std::string> sorted = shipped_keys;
+  std::sort(sorted.begin(), sorted.end());
+  CHECK(std::adjacent_find(sorted.begin(), sorted.end()) == sorted.end(), "no line shipped twice");
+  // Compared up to (not including) the last shipped millisecond: lines after it came once the
+  // shipper had stopped.
+  sorted.erase(std::remove_if(sorted.begin(), sorted.end(),
+                              [&](const std::string& k) { return k.substr(k.rfind(' ') + 1) >= last_time; }),
+               sorted.end());
+  std::mutex lmu;
+  auto stream = d.stream_logs("e2e.chatty-1", lo, [&](const docker::LogLine& l) {
+    std::lock_guard g(lmu);
+    auto t = logs::parse_docker_time_ns(l.time);
+    if (!t) return;
+    std::string iso = logs::format_iso_ms(*t);
+    if (iso < last_time) docker_keys.push_back(l.stream + " " + l.data + " " + iso);
+  });
+  t0 = Steady::now();
+  while (!stream->done() && since(t0) < 10) std::this_thread::sleep_for(20ms);
+  stream.reset();
+  std::sort(docker_keys.begin(), docker_keys.end());
+  std::vector<std::string> missing;
+  std::set_difference(docker_keys.begin(), docker_keys.end(), sorted.begin(), sorted.end(), std::back_inserter(missing));
+  CHECK(missing.empty(), std::to_string(missing.size()) + " lines not shipped, e.g. " + (missing.empty() ? "" : missing[0]));
+  CHECK(docker_keys.size() == sorted.size(), "as many lines shipped as Docker has (" + std::to_string(sorted.size()) +
+                                                 " vs " + std::to_string(docker_keys.size()) + ")");
+  CHECK(largest <= 100, "batches of at most 100 lines");
+  ok("after a restart while disconnected (" + std::to_string(waiting) + " lines queued): " +
+     std::to_string(sorted.size()) + " lines in " + std::to_string(batches) +
+     " batches, each line once, none missing; skip_logs container not shipped");
+  auto gone = rec.reconcile(others);
+  CHECK(gone.errors.empty() && !d.inspect_container("e2e.chatty-1") && !d.inspect_container("e2e.quiet-1"),
+        "chatty and quiet removed");
+  return 0;
+}
+
 int stage_down(docker::DockerClient& d) {
   SystemClock clock;
   Reports reports;
@@ -403,7 +551,7 @@ int stage_down(docker::DockerClient& d) {
 
 int main(int argc, char** argv) {
   if (argc < 4) {
-    std::fprintf(stderr, "usage: pods_probe SOCKET IMAGE up|crash|redeploy|revision|unhealthy|hooks|down [REV]\n");
+    std::fprintf(stderr, "usage: pods_probe SOCKET IMAGE up|crash|redeploy|revision|unhealthy|hooks|logs|down [REV]\n");
     return 2;
   }
   kontena::init_logging("pods_probe", "info");
@@ -417,6 +565,7 @@ int main(int argc, char** argv) {
     if (stage == "revision") return stage_revision(*d, image, rev);
     if (stage == "unhealthy") return stage_unhealthy(*d, image, rev);
     if (stage == "hooks") return stage_hooks(*d, image, rev);
+    if (stage == "logs") return stage_logs(*d, image, rev);
     if (stage == "down") return stage_down(*d);
     std::fprintf(stderr, "unknown stage %s\n", stage.c_str());
     return 2;
