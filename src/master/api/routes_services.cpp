@@ -135,7 +135,6 @@ void add_service_routes(Router& r, ApiServices& s) {
       fail(ErrorKind::conflict, "service " + c.service.stack_name + "/" + c.service.name + " cannot be removed: " +
                                     linking.front() + " links to it (remove the link first)");
     control(s).remove_service(c.service);
-    spdlog::info("service removed grid={} service={}/{}", c.access.grid.name, c.service.stack_name, c.service.name);
     return ApiResult{200, Json::object()};
   });
 

@@ -214,7 +214,6 @@ void add_stack_routes(Router& r, ApiServices& s) {
                                       " first)");
     }
     control(s).remove_stack(stack);
-    spdlog::info("stack removed grid={} stack={}", access.grid.name, stack.name);
     return ApiResult{200, Json::object()};
   });
 
