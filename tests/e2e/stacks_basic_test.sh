@@ -77,6 +77,12 @@ t0=$(e2e_now)
 assert_ok kontena stack install "$FIX/shop.yml"
 timing "stack install (web x3, worker x2, db x1) -> deployed" "$(e2e_since "$t0")"
 printf '%s\n' "$OUT" | sed 's/^/  [install] /' >&2
+# links order the deploy: web (linked from worker) before worker
+INSTALL_OUT=$OUT
+web_at=$(grep -n 'deploying service shop/web' <<<"$INSTALL_OUT" | head -n 1 | cut -d: -f1)
+worker_at=$(grep -n 'deploying service shop/worker' <<<"$INSTALL_OUT" | head -n 1 | cut -d: -f1)
+[[ -n "$web_at" && -n "$worker_at" && "$web_at" -lt "$worker_at" ]] ||
+  fail "stack install did not deploy web before worker (worker links to web)" "$INSTALL_OUT"
 
 assert_status 200 GET /v1/stacks/demo/shop --token "$ADMIN_TOKEN"
 assert_eq "shop e2e/shop 1 1" "$(json '"\(.name) \(.stack) \(.revision) \(.deployed_revision)"')" "stack name, revision"
@@ -132,6 +138,40 @@ while read -r n node _; do
   grep -E "shop\.web-$n\b" <<<"$CONT" | grep -q -- "$node" ||
     fail "service containers: no line with shop.web-$n and its node $node" "$CONT"
 done < <(service_instances shop web)
+
+# ---- logs, exec, stop/start -----------------------------------------------------------------------
+# what the containers print reaches the master (agent log shipping)
+logs_have() {
+  local out
+  out=$(kontena "$@" 2>&1) || { echo "$out"; return 1; }
+  grep -q -- "${LOGS_WANT}" <<<"$out" || { echo "$out"; return 1; }
+}
+LOGS_WANT="serve: web on port 8080" wait_for 20 "service logs shop/web show web's output" logs_have service logs shop/web
+LOGS_WANT="serve: idle" wait_for 20 "stack logs shop show worker's output" logs_have stack logs shop
+assert_ok kontena service exec shop/web cat /www/index.html
+assert_eq "web v1" "$STDOUT" "service exec: web-1's index.html"
+assert_ok kontena service exec --instance 2 shop/web hostname
+assert_eq "web-2" "$STDOUT" "service exec --instance 2: web-2's hostname"
+assert_fails kontena service exec shop/web sh -c 'exit 3'
+assert_eq 3 "$STATUS" "service exec passes the command's exit status on"
+
+ids_before=$(stack_ps shop | awk '$2 ~ /^shop\.worker-/ { print $2, $5 }')
+assert_ok kontena service stop shop/worker
+worker_stopped() {
+  local inst ps
+  inst=$(service_instances shop worker | awk '{ print $3 }' | sort -u)
+  ps=$(stack_ps shop | awk '$2 ~ /^shop\.worker-/ && $3 == "running"')
+  [[ "$inst" == stopped && -z "$ps" ]] || { echo "desired: $inst"; echo "running: $ps"; return 1; }
+}
+wait_for 30 "worker stopped on every node" worker_stopped
+assert_status 200 GET /v1/services/demo/shop/worker --token "$ADMIN_TOKEN"
+assert_eq stopped "$(json .state)" "worker's state after service stop"
+wait_for 10 "stack shop partially running" \
+  bash -c "curl -fsS -H 'Authorization: Bearer $ADMIN_TOKEN' $KONTENA_TEST_URL/v1/stacks/demo/shop | jq -e '.state == \"partially_running\"'"
+assert_ok kontena service start shop/worker
+wait_for 30 "worker x2 running again" expect_placement shop worker 2 local/web:v1
+assert_eq "$ids_before" "$(stack_ps shop | awk '$2 ~ /^shop\.worker-/ { print $2, $5 }')" \
+  "worker's containers were stopped and started, not recreated"
 
 # ---- bad input on an existing stack: an error, nothing changes ---------------------------------
 before=$(stack_ps shop)
