@@ -360,3 +360,33 @@ TEST_F(StacksApiWithoutDeployer, DeployAndRemoveAre503) {
   EXPECT_TRUE(store_->pending_stack_deploys().empty());
   EXPECT_EQ(store_->service_by_name(grid->id, stack->id, "web")->spec["instances"], 1);
 }
+
+TEST_F(StacksApi, ChildStacksAndVolumeOnlyStacks) {
+  // The CLI installs a dependency before its parent: the parent need not exist yet.
+  json child{{"name", "shop-db"},
+             {"parent", {{"name", "shop"}}},
+             {"services", json::array({json{{"name", "pg"}, {"image", "postgres"}}})}};
+  auto c = install(child);
+  ASSERT_EQ(c.status, 201) << c.body.dump();
+  EXPECT_EQ(c.body["parent"], json({{"name", "shop"}}));
+  EXPECT_EQ(store_->stack_by_name(grid_id_, "shop-db")->parent_name, "shop");
+  auto parent = shop();
+  parent["dependencies"] = json::array({json{{"name", "db"}, {"stack", "db.yml"}, {"variables", {{"size", 1}}}}});
+  parent["services"][1]["links"].push_back(json{{"name", "shop-db/pg"}, {"alias", "pg"}});
+  auto p = install(parent);
+  ASSERT_EQ(p.status, 201) << p.body.dump();
+  EXPECT_EQ(p.body["dependencies"][0]["name"], "db");
+  EXPECT_EQ(p.body["dependencies"][0]["variables"]["size"], 1);
+  // The child cannot go while the parent links to it; after the parent it can.
+  EXPECT_EQ(call("DELETE", "/v1/stacks/demo/shop-db", admin_token_).status, 409);
+  EXPECT_EQ(call("DELETE", "/v1/stacks/demo/shop", admin_token_).status, 200);
+  EXPECT_EQ(call("DELETE", "/v1/stacks/demo/shop-db", admin_token_).status, 200);
+
+  auto vols = install(json{{"name", "data"}, {"services", json::array()},
+                           {"volumes", json::array({json{{"name", "pgdata"}, {"external", "shared-pgdata"}}})}});
+  ASSERT_EQ(vols.status, 201) << vols.body.dump();
+  EXPECT_EQ(vols.body["services"], json::array());
+  EXPECT_EQ(vols.body["state"], "initialized");
+  auto def = call("GET", "/v1/stacks/demo/data/revisions/1", admin_token_);
+  EXPECT_EQ(def.body["definition"]["volumes"][0], json({{"name", "pgdata"}, {"external", "shared-pgdata"}}));
+}
