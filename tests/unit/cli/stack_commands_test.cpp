@@ -491,3 +491,51 @@ TEST_F(StackCommands, InstallFromAUrl) {
   EXPECT_TRUE(has(cli.err.str(), "404")) << cli.err.str();
   EXPECT_EQ(cli.master->requests.size(), 1u) << "only the failed fetch";
 }
+
+TEST_F(StackCommands, FollowRidesOutAShortMasterOutage) {
+  cli.master->on("POST /v1/stacks/demo/shop/deploy", 201, stack_deploy(12, "ongoing", json::array()));
+  const std::string poll = "GET /v1/stacks/demo/shop/deploys/12";
+  cli.master->on(poll, 503, {{"error", "restarting"}});
+  cli.master->on(poll, 503, {{"error", "restarting"}});
+  cli.master->on(poll, 200, stack_deploy(12, "success", json::array()));
+  ASSERT_EQ(cli.run({"stack", "deploy", "shop"}), 0) << cli.err.str();
+  EXPECT_EQ(cli.master->find("GET", "/v1/stacks/demo/shop/deploys/12").size(), 3u);
+
+  // A master that stays away: the follow gives up with its error after kFollowRetries.
+  cli.master->requests.clear();
+  cli.master->on("POST /v1/stacks/demo/down/deploy", 201, stack_deploy(13, "ongoing", json::array()));
+  cli.master->on("GET /v1/stacks/demo/down/deploys/13", 503, {{"error", "the store is unavailable"}});
+  EXPECT_EQ(cli.run({"stack", "deploy", "down"}), 1);
+  EXPECT_TRUE(has(cli.err.str(), "the store is unavailable")) << cli.err.str();
+  EXPECT_EQ(cli.master->find("GET", "/v1/stacks/demo/down/deploys/13").size(), static_cast<std::size_t>(kFollowRetries + 1));
+
+  // Other errors end the follow at once.
+  cli.master->requests.clear();
+  cli.master->on("POST /v1/stacks/demo/gone/deploy", 201, stack_deploy(14, "ongoing", json::array()));
+  cli.master->on("GET /v1/stacks/demo/gone/deploys/14", 404, {{"error", "stack gone not found"}});
+  EXPECT_EQ(cli.run({"stack", "deploy", "gone"}), 1);
+  EXPECT_EQ(cli.master->find("GET", "/v1/stacks/demo/gone/deploys/14").size(), 1u);
+}
+
+TEST_F(StackCommands, FollowGivesUpAfterTheLimit) {
+  cli.master->on("POST /v1/stacks/demo/shop/deploy", 201, stack_deploy(12, "ongoing", json::array()));
+  cli.master->on("GET /v1/stacks/demo/shop/deploys/12", 200, stack_deploy(12, "ongoing", json::array()));
+  EXPECT_EQ(cli.run({"stack", "deploy", "shop"}), 1);
+  EXPECT_TRUE(has(cli.err.str(), "gave up following the deploy of stack shop after 40 minutes")) << cli.err.str();
+  const auto limit_ms = std::chrono::duration_cast<std::chrono::milliseconds>(kFollowLimit).count();
+  EXPECT_GE(static_cast<long long>(sleeps) * kDeployPollInterval.count(), limit_ms);
+  EXPECT_LE(static_cast<long long>(sleeps - 1) * kDeployPollInterval.count(), limit_ms + kDeployPollInterval.count());
+}
+
+TEST_F(StackCommands, NamesAreCheckedBeforeAnythingIsSent) {
+  const auto file = write("kontena.yml", kShop);
+  for (const char* bad : {"null", "-x", "UPPER", "a_b"}) {
+    EXPECT_EQ(cli.run({"stack", "install", file, "-n", bad}), 1) << bad;
+    // "-x" as a positional is an unknown option: a usage error (2).
+    EXPECT_EQ(cli.run({"stack", "show", bad}), bad[0] == '-' ? 2 : 1) << bad;
+    EXPECT_EQ(cli.run({"stack", "rm", "--force", bad}), bad[0] == '-' ? 2 : 1) << bad;
+  }
+  EXPECT_EQ(cli.run({"stack", "deploy", std::string(64, 'a')}), 1);
+  EXPECT_TRUE(has(cli.err.str(), "at most 63 characters")) << cli.err.str();
+  EXPECT_TRUE(cli.master->requests.empty());
+}
