@@ -244,6 +244,16 @@ while read -r n node _; do
   assert_eq "web v2" "$STDOUT" "shop.web-$n serves v2 after the upgrade"
 done < <(service_instances shop web)
 
+# the stored revisions: the file as written, the values it was installed/upgraded with
+assert_ok kontena stack inspect shop
+assert_contains "$STDOUT" 'image: local/web:${tag}' "stack inspect prints the stack file as written"
+assert_ok kontena stack inspect --values shop
+assert_match "$STDOUT" "tag: *v2" "stack inspect --values (revision 2)"
+assert_ok kontena stack inspect --revision 1 --values shop
+assert_match "$STDOUT" "tag: *v1" "stack inspect --revision 1 --values"
+assert_ok kontena stack events shop
+[[ $(grep -c . <<<"$STDOUT") -ge 3 ]] || fail "stack events shows next to nothing after install, scales and upgrade" "$STDOUT"
+
 # ---- a killed container comes back -----------------------------------------------------------------
 read -r _ node _ < <(service_instances shop web | head -n 1)
 i=$(testbed_node_index "$node")
