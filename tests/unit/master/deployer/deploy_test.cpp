@@ -180,7 +180,8 @@ TEST_F(DeployerTest, ScaleDownRemovesRowsAndNodesDropThePods) {
   for (const auto& i : before) {
     if (i.instance_number == 1) continue;
     EXPECT_TRUE(link_.notified().count(i.node_id));
-    for (const auto& pod : deployer_->node_service_pods(i.node_id)["service_pods"])
+    auto listed = deployer_->node_service_pods(i.node_id);
+    for (const auto& pod : listed["service_pods"])
       EXPECT_EQ(pod["instance_number"], 1) << "instance " << i.instance_number << " still listed";
   }
   auto d = run_deploy(svc.id);
@@ -231,7 +232,8 @@ TEST_F(DeployerTest, StopStartRestartAndRemove) {
   EXPECT_EQ(service(svc.id).state, "stopped");
   for (auto& i : instances(svc.id)) EXPECT_EQ(i.desired_state, "stopped");
   EXPECT_EQ(link_.notified(), std::set<std::int64_t>{n1.id});
-  for (auto& pod : deployer_->node_service_pods(n1.id)["service_pods"]) EXPECT_EQ(pod["desired_state"], "stopped");
+  auto listed = deployer_->node_service_pods(n1.id);
+  for (auto& pod : listed["service_pods"]) EXPECT_EQ(pod["desired_state"], "stopped");
 
   deployer_->start_service(service(svc.id));
   EXPECT_EQ(service(svc.id).state, "running");
