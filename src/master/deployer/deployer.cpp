@@ -703,7 +703,11 @@ void Deployer::tick(std::chrono::system_clock::time_point now) {
       spdlog::warn("deployer {} failed error=\"{}\"", what, e.what());
     }
   };
-  guard("node watch", [&] { m.watch_nodes(); });
+  // Wakes (agent reports) come often during deploys: the nodes are polled once per tick period.
+  if (!m.last_watch || now - *m.last_watch >= m.opt.tick || now < *m.last_watch) {
+    m.last_watch = now;
+    guard("node watch", [&] { m.watch_nodes(); });
+  }
   guard("stack deploys", [&] { m.advance_stack_deploys(now); });
   guard("service deploys", [&] { m.advance_service_deploys(now); });
   if (m.reschedule_now.exchange(false) || now >= m.next_reschedule) {

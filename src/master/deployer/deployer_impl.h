@@ -53,6 +53,7 @@ struct Deployer::Impl {
   std::map<std::int64_t, Run> runs;  // by ServiceDeploy id
   std::optional<TimePoint> first_tick;
   TimePoint next_reschedule{};
+  std::optional<TimePoint> last_watch;  // node polls: at most one per tick period
   std::map<std::int64_t, std::pair<bool, std::string>> node_snapshot;  // connected, availability
   std::map<std::pair<std::int64_t, int>, std::string> reported;         // scheduler notes already logged
   std::atomic<bool> reschedule_now{false};

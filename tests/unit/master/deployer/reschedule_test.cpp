@@ -208,7 +208,7 @@ TEST_F(RescheduleTest, DaemonGetsNewNodesAndNothingChurnsOnQuietLoops) {
   for (int i = 0; i < 3; ++i) advance(5s);
   EXPECT_EQ(deploys(svc.id), 1) << "no change, no deploy";
   auto n2 = add_node("node-2");
-  tick();  // the node watch notices the new node
+  advance(1s);  // the node watch (once per tick period) notices the new node
   EXPECT_EQ(deploys(svc.id), 2);
   EXPECT_EQ(run_deploy(svc.id).state, "success");
   EXPECT_EQ(placement(svc.id)[2], n2.id);
