@@ -345,14 +345,5 @@ TEST_F(ApiEventsTest, NodeStatsRoute) {
   EXPECT_EQ(list.second["nodes"][0]["status"], "connecting");
 }
 
-TEST_F(RpcTest, ServicePodsListIsEmptyAndSetStateIsAccepted) {
-  auto a = connect_grid(id('A'), "alpha");
-  a.say(Json::array({0, 7, "/node_service_pods/list", Json::array({id('A')})}));
-  EXPECT_EQ(a.channel->response(7), Json::parse(R"([1, 7, null, {"service_pods": []}])"));
-  Json state = {{"service_id", "s1"}, {"instance_number", 1}, {"rev", ""}, {"state", "missing"}, {"error", nullptr}};
-  a.say(Json::array({0, 8, "/node_service_pods/set_state", Json::array({id('A'), state})}));
-  EXPECT_EQ(a.channel->response(8), Json::parse(R"([1, 8, null, {}])"));
-}
-
 }  // namespace
 }  // namespace kontena::master::testing
