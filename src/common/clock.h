@@ -2,7 +2,9 @@
 #pragma once
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <string_view>
 
 namespace kontena {
 
@@ -35,5 +37,13 @@ class ManualClock final : public Clock {
 
 // RFC 3339 UTC with milliseconds: 2026-11-24T14:20:00.123Z
 std::string format_time_ms(std::int64_t unix_ms);
+
+// RFC 3339 / ISO 8601 date-time -> unix nanoseconds: "YYYY-MM-DD(T| )HH:MM:SS[.fraction]" then
+// "Z", "+HH:MM", "-HH:MM" or nothing (UTC). Fractions beyond nanoseconds are dropped (Docker
+// log timestamps have nine digits). nullopt when the text is anything else, or a field is out of
+// range (month 13, hour 24, ...).
+std::optional<std::int64_t> parse_time_ns(std::string_view text);
+// The same in unix milliseconds (the fraction truncated).
+std::optional<std::int64_t> parse_time_ms(std::string_view text);
 
 }  // namespace kontena

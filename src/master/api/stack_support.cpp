@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <charconv>
 
+#include "common/clock.h"
 #include "common/error.h"
 #include "master/api/access.h"
 #include "master/api/service_spec.h"
@@ -125,26 +126,6 @@ std::vector<std::string> services_linking_to(Store& store, const Grid& grid, con
 
 namespace {
 
-bool digits(const std::string& s, std::size_t pos, std::size_t n, int& out) {
-  if (pos + n > s.size()) return false;
-  out = 0;
-  for (std::size_t i = pos; i < pos + n; ++i) {
-    if (s[i] < '0' || s[i] > '9') return false;
-    out = out * 10 + (s[i] - '0');
-  }
-  return true;
-}
-
-// Days since 1970-01-01 of a civil date (proleptic Gregorian).
-std::int64_t days_from_civil(std::int64_t y, unsigned m, unsigned d) {
-  y -= m <= 2;
-  const std::int64_t era = (y >= 0 ? y : y - 399) / 400;
-  const unsigned yoe = static_cast<unsigned>(y - era * 400);
-  const unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + static_cast<std::int64_t>(doe) - 719468;
-}
-
 std::optional<std::int64_t> int_query(const ApiCall& call, const std::string& name, std::int64_t lo, std::int64_t hi) {
   auto it = call.request.query.find(name);
   if (it == call.request.query.end() || it->second.empty()) return std::nullopt;
@@ -159,47 +140,12 @@ std::optional<std::int64_t> int_query(const ApiCall& call, const std::string& na
 
 }  // namespace
 
-std::optional<std::int64_t> parse_iso_time(const std::string& s) {
-  int y, mo, d, h, mi, sec;
-  if (!digits(s, 0, 4, y) || s.size() < 19 || s[4] != '-' || !digits(s, 5, 2, mo) || s[7] != '-' || !digits(s, 8, 2, d) ||
-      (s[10] != 'T' && s[10] != 't' && s[10] != ' ') || !digits(s, 11, 2, h) || s[13] != ':' || !digits(s, 14, 2, mi) ||
-      s[16] != ':' || !digits(s, 17, 2, sec))
-    return std::nullopt;
-  if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60) return std::nullopt;
-  std::size_t pos = 19;
-  int ms = 0;
-  if (pos < s.size() && s[pos] == '.') {
-    ++pos;
-    std::size_t start = pos;
-    int scale = 100;
-    while (pos < s.size() && s[pos] >= '0' && s[pos] <= '9') {
-      ms += (s[pos] - '0') * scale;
-      scale /= 10;
-      ++pos;
-    }
-    if (pos == start) return std::nullopt;
-  }
-  std::int64_t offset_min = 0;
-  if (pos < s.size() && (s[pos] == 'Z' || s[pos] == 'z')) {
-    ++pos;
-  } else if (pos < s.size() && (s[pos] == '+' || s[pos] == '-')) {
-    int oh, om;
-    if (!digits(s, pos + 1, 2, oh) || pos + 3 >= s.size() || s[pos + 3] != ':' || !digits(s, pos + 4, 2, om)) return std::nullopt;
-    offset_min = (s[pos] == '-' ? -1 : 1) * (oh * 60 + om);
-    pos += 6;
-  }
-  if (pos != s.size()) return std::nullopt;
-  std::int64_t days = days_from_civil(y, static_cast<unsigned>(mo), static_cast<unsigned>(d));
-  std::int64_t secs = days * 86400 + h * 3600 + mi * 60 + sec - offset_min * 60;
-  return secs * 1000 + ms;
-}
-
 Store::LogFilter log_filter(const ApiCall& call, std::int64_t grid_id, bool with_instance) {
   Store::LogFilter f;
   f.grid_id = grid_id;
   f.limit = limit_param(call, 100, 10000);
   if (auto it = call.request.query.find("since"); it != call.request.query.end() && !it->second.empty()) {
-    auto t = parse_iso_time(it->second);
+    auto t = kontena::parse_time_ms(it->second);
     if (!t) invalid("since", "since \"" + it->second + "\" is not an ISO-8601 time (e.g. 2026-11-26T10:00:00Z)");
     f.since = *t;
   }

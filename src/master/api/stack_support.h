@@ -49,9 +49,6 @@ std::vector<std::string> services_linking_to(Store& store, const Grid& grid, con
 // The logs query of a route (limit, since, from, and instance when `with_instance`): 422 on bad
 // values.
 Store::LogFilter log_filter(const ApiCall& call, std::int64_t grid_id, bool with_instance = false);
-// "2026-11-26T10:00:00Z", with optional fraction and a Z or +hh:mm offset -> unix ms; nullopt
-// when not such a time.
-std::optional<std::int64_t> parse_iso_time(const std::string& text);
 Json container_logs_view(Store& store, const Store::LogFilter& filter);
 Json event_logs_view(Store& store, const Store::LogFilter& filter);
 

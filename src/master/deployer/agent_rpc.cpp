@@ -2,6 +2,7 @@
 // the hub.
 #include <charconv>
 
+#include "common/clock.h"
 #include "common/error.h"
 #include "common/log.h"
 #include "master/agents/agent_hub.h"
@@ -209,7 +210,7 @@ void Deployer::Impl::log_batch(std::int64_t, std::int64_t grid, const std::strin
     p.line.data = opt_string(l, "data", where, true);
     std::string time = opt_string(l, "time", where);
     if (time.empty()) p.line.created_at = clock.now_unix_ms();
-    else if (auto t = deployer::parse_iso_ms(time)) p.line.created_at = *t;
+    else if (auto t = kontena::parse_time_ms(time)) p.line.created_at = *t;
     else bad(where + ".time must be an ISO-8601 UTC time (got \"" + time + "\")");
     parsed.push_back(std::move(p));
   }

@@ -344,47 +344,4 @@ std::vector<std::string> link_order(const Json& definition, const std::string& s
   return order;
 }
 
-std::optional<std::int64_t> parse_iso_ms(std::string_view text) {
-  // YYYY-MM-DDTHH:MM:SS[.fff...](Z|+00:00)
-  if (text.size() < 19) return std::nullopt;
-  auto digits = [&](std::size_t pos, std::size_t n) -> std::optional<int> {
-    int v = 0;
-    for (std::size_t i = pos; i < pos + n; ++i) {
-      if (i >= text.size() || text[i] < '0' || text[i] > '9') return std::nullopt;
-      v = v * 10 + (text[i] - '0');
-    }
-    return v;
-  };
-  auto y = digits(0, 4), mo = digits(5, 2), d = digits(8, 2), h = digits(11, 2), mi = digits(14, 2),
-       s = digits(17, 2);
-  if (!y || !mo || !d || !h || !mi || !s || text[4] != '-' || text[7] != '-' || (text[10] != 'T' && text[10] != ' ') ||
-      text[13] != ':' || text[16] != ':')
-    return std::nullopt;
-  if (*mo < 1 || *mo > 12 || *d < 1 || *d > 31 || *h > 23 || *mi > 59 || *s > 60) return std::nullopt;
-  std::size_t pos = 19;
-  int ms = 0;
-  if (pos < text.size() && text[pos] == '.') {
-    ++pos;
-    int scale = 100;
-    std::size_t start = pos;
-    while (pos < text.size() && text[pos] >= '0' && text[pos] <= '9') {
-      ms += (text[pos] - '0') * scale;
-      scale /= 10;
-      ++pos;
-    }
-    if (pos == start) return std::nullopt;
-  }
-  std::string_view zone = text.substr(pos);
-  if (zone != "Z" && zone != "+00:00" && zone != "") return std::nullopt;
-  std::tm tm{};
-  tm.tm_year = *y - 1900;
-  tm.tm_mon = *mo - 1;
-  tm.tm_mday = *d;
-  tm.tm_hour = *h;
-  tm.tm_min = *mi;
-  tm.tm_sec = *s;
-  std::int64_t secs = timegm(&tm);
-  return secs * 1000 + ms;
-}
-
 }  // namespace kontena::master::deployer

@@ -53,7 +53,4 @@ protocol::ServicePod service_pod(const Service& service, const ServiceInstance& 
 // order. A cycle (rejected by the API) falls back to file order for what is left.
 std::vector<std::string> link_order(const Json& definition, const std::string& stack_name);
 
-// "2026-11-26T10:00:00.123Z" (also without the fraction, or with an offset of Z only) -> unix ms.
-std::optional<std::int64_t> parse_iso_ms(std::string_view text);
-
 }  // namespace kontena::master::deployer

@@ -1,3 +1,4 @@
+#include "common/clock.h"
 #include "master/deployer/deployer.h"
 
 #include <algorithm>
@@ -306,7 +307,7 @@ void Deployer::Impl::advance_service_deploys(TimePoint now) {
           d.started_at = unix_ms(now);
           // The deploy_rev (its start time) must differ from the previous deploy's, even within a ms.
           for (const auto& inst : store.instances_of_service(svc->id))
-            if (auto prev = deployer::parse_iso_ms(inst.deploy_rev); prev && *prev >= d.started_at)
+            if (auto prev = kontena::parse_time_ms(inst.deploy_rev); prev && *prev >= d.started_at)
               d.started_at = *prev + 1;
         }
         Run run;

@@ -143,19 +143,6 @@ TEST(ServiceSpec, StackDefinitionDefaultsAndChecks) {
             "volumes[0].external");
 }
 
-TEST(ServiceSpec, IsoTimes) {
-  EXPECT_EQ(parse_iso_time("1970-01-01T00:00:00Z"), 0);
-  EXPECT_EQ(parse_iso_time("2023-11-14T22:13:20Z"), 1'700'000'000'000);
-  EXPECT_EQ(parse_iso_time("2023-11-14T22:13:20.5Z"), 1'700'000'000'500);
-  EXPECT_EQ(parse_iso_time("2023-11-14T22:13:20.123Z"), 1'700'000'000'123);
-  EXPECT_EQ(parse_iso_time("2023-11-14T23:13:20+01:00"), 1'700'000'000'000);
-  EXPECT_EQ(parse_iso_time("2023-11-14T22:13:20"), 1'700'000'000'000);
-  EXPECT_EQ(parse_iso_time("2024-02-29T00:00:00Z"), 1'709'164'800'000);
-  for (const char* bad : {"", "2023-11-14", "2023-11-14T22:13", "2023-11-14T25:00:00Z", "2023-00-14T22:13:20Z", "2023-11-14T22:13:20.Z",
-                          "2023-11-14T22:13:20Zjunk", "yesterday"})
-    EXPECT_FALSE(parse_iso_time(bad).has_value()) << bad;
-}
-
 TEST(ServiceSpec, DerivedStackState) {
   Stack stack;
   Service a, b;

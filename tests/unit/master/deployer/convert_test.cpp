@@ -69,16 +69,6 @@ TEST(Convert, LinkOrderPutsLinkedServicesFirstAndIgnoresOtherStacks) {
   EXPECT_TRUE(link_order(Json::object(), "s").empty());
 }
 
-TEST(Convert, IsoTimes) {
-  EXPECT_EQ(parse_iso_ms("1970-01-01T00:00:01.500Z"), 1500);
-  EXPECT_EQ(parse_iso_ms("2026-11-26T10:00:00Z"), 1795687200000LL);
-  EXPECT_EQ(parse_iso_ms("2026-11-26T10:00:00.123456789Z"), 1795687200123LL);
-  EXPECT_FALSE(parse_iso_ms("yesterday"));
-  EXPECT_FALSE(parse_iso_ms("2026-13-26T10:00:00Z"));
-  EXPECT_FALSE(parse_iso_ms("2026-11-26T10:00:00+02:00"));
-  EXPECT_FALSE(parse_iso_ms("2026-11-26T10:00:00."));
-}
-
 TEST(Convert, ServiceSpecForTheScheduler) {
   Service s;
   s.name = "web";
