@@ -23,6 +23,10 @@ struct ServiceContext {
 
 extern const std::set<std::string> kServiceKeys;
 
+// The normalised form of a service that sets nothing but its name: every key with its default
+// (docs/stack-file.md). The master fills stack-less services from it too.
+nlohmann::json default_service_spec(const std::string& name);
+
 // Validates a service definition (every problem reported through ctx.rep) and returns its
 // normalised form (docs/stack-file.md). `image` may still be missing (extends fills it later).
 nlohmann::json normalize_service(const std::string& name, const YNode& node, const ServiceContext& ctx);

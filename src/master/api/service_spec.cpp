@@ -9,6 +9,7 @@
 #include "common/error.h"
 #include "master/api/validation.h"
 #include "master/scheduler/scheduler.h"
+#include "stackfile/services.h"
 
 namespace kontena::master {
 
@@ -485,44 +486,7 @@ std::string stack_dns_suffix(const std::string& stack, const std::string& grid) 
 
 }  // namespace
 
-Json default_service_spec(const std::string& name) {
-  return {{"name", name},
-          {"image", nullptr},
-          {"build", nullptr},
-          {"instances", 1},
-          {"stateful", false},
-          {"command", nullptr},
-          {"entrypoint", nullptr},
-          {"environment", Json::array()},
-          {"secrets", Json::array()},
-          {"certificates", Json::array()},
-          {"links", Json::array()},
-          {"depends_on", Json::array()},
-          {"external_links", Json::array()},
-          {"ports", Json::array()},
-          {"volumes", Json::array()},
-          {"volumes_from", Json::array()},
-          {"affinity", Json::array()},
-          {"cpus", nullptr},
-          {"cpu_shares", nullptr},
-          {"mem_limit", nullptr},
-          {"memswap_limit", nullptr},
-          {"shm_size", nullptr},
-          {"network_mode", nullptr},
-          {"pid", nullptr},
-          {"privileged", false},
-          {"read_only", false},
-          {"cap_add", Json::array()},
-          {"cap_drop", Json::array()},
-          {"user", nullptr},
-          {"devices", Json::array()},
-          {"logging", nullptr},
-          {"deploy", {{"strategy", "ha"}, {"wait_for_port", nullptr}, {"min_health", 0.8}, {"interval", nullptr}}},
-          {"health_check", nullptr},
-          {"hooks", {{"pre_build", Json::array()}, {"pre_start", Json::array()}, {"post_start", Json::array()}, {"pre_stop", Json::array()}}},
-          {"stop_signal", nullptr},
-          {"stop_grace_period", 10}};
-}
+Json default_service_spec(const std::string& name) { return stackfile::default_service_spec(name); }
 
 void validate_resource_name(const std::string& field, const std::string& what, const std::string& name) {
   bool ok = !name.empty() && name.size() <= 63 && name.front() != '-';
