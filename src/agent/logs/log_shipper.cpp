@@ -17,68 +17,12 @@ namespace {
 
 using Steady = std::chrono::steady_clock;
 
-std::optional<int> digits(std::string_view s, std::size_t pos, std::size_t n) {
-  if (pos + n > s.size()) return std::nullopt;
-  int v = 0;
-  for (std::size_t i = pos; i < pos + n; ++i) {
-    if (!std::isdigit(static_cast<unsigned char>(s[i]))) return std::nullopt;
-    v = v * 10 + (s[i] - '0');
-  }
-  return v;
-}
-
 std::string label(const std::map<std::string, std::string>& labels, const char* key) {
   auto it = labels.find(key);
   return it == labels.end() ? std::string() : it->second;
 }
 
 }  // namespace
-
-std::optional<std::int64_t> parse_docker_time_ns(std::string_view s) {
-  // YYYY-MM-DDTHH:MM:SS[.fraction](Z|+HH:MM|-HH:MM)
-  auto year = digits(s, 0, 4), mon = digits(s, 5, 2), day = digits(s, 8, 2), hour = digits(s, 11, 2),
-       min = digits(s, 14, 2), sec = digits(s, 17, 2);
-  if (!year || !mon || !day || !hour || !min || !sec || s[4] != '-' || s[7] != '-' || (s[10] != 'T' && s[10] != 't') ||
-      s[13] != ':' || s[16] != ':')
-    return std::nullopt;
-  if (*mon < 1 || *mon > 12 || *day < 1 || *day > 31 || *hour > 23 || *min > 59 || *sec > 60) return std::nullopt;
-  std::size_t i = 19;
-  std::int64_t frac = 0;
-  if (i < s.size() && s[i] == '.') {
-    ++i;
-    int n = 0;
-    while (i < s.size() && std::isdigit(static_cast<unsigned char>(s[i]))) {
-      if (n < 9) {
-        frac = frac * 10 + (s[i] - '0');
-        ++n;
-      }
-      ++i;
-    }
-    if (n == 0) return std::nullopt;
-    while (n++ < 9) frac *= 10;
-  }
-  std::int64_t offset_s = 0;
-  if (i < s.size() && (s[i] == 'Z' || s[i] == 'z')) {
-    ++i;
-  } else if (i < s.size() && (s[i] == '+' || s[i] == '-')) {
-    auto oh = digits(s, i + 1, 2), om = digits(s, i + 4, 2);
-    if (!oh || !om || s[i + 3] != ':') return std::nullopt;
-    offset_s = (*oh * 3600 + *om * 60) * (s[i] == '+' ? 1 : -1);
-    i += 6;
-  } else {
-    return std::nullopt;
-  }
-  if (i != s.size()) return std::nullopt;
-  std::tm tm{};
-  tm.tm_year = *year - 1900;
-  tm.tm_mon = *mon - 1;
-  tm.tm_mday = *day;
-  tm.tm_hour = *hour;
-  tm.tm_min = *min;
-  tm.tm_sec = *sec;
-  std::int64_t secs = static_cast<std::int64_t>(timegm(&tm)) - offset_s;
-  return secs * 1'000'000'000 + frac;
-}
 
 std::string format_iso_ms(std::int64_t unix_ns) {
   std::int64_t ms = unix_ns >= 0 ? unix_ns / 1'000'000 : -((-unix_ns + 999'999) / 1'000'000);
@@ -161,7 +105,7 @@ void LogShipper::on_line(const std::string& id, const docker::LogLine& line) {
     auto it = follows_.find(id);
     if (it == follows_.end()) return;
     Follow& f = it->second;
-    auto t = line.time.empty() ? std::nullopt : parse_docker_time_ns(line.time);
+    auto t = line.time.empty() ? std::nullopt : parse_time_ns(line.time);
     if (f.resuming && t) {
       if (*t < f.resume_ns) return;  // queued before
       if (*t == f.resume_ns && f.resume_skip > 0) {

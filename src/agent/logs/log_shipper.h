@@ -66,9 +66,7 @@ struct ShippedLine {
 };
 Json to_json(const ShippedLine& line);
 
-// Docker's RFC 3339 time ("2026-11-26T01:02:03.123456789Z", fraction optional, "+01:00" offsets
-// too) -> nanoseconds since the epoch; nullopt when it is not such a time.
-std::optional<std::int64_t> parse_docker_time_ns(std::string_view text);
+// (Docker's RFC 3339 times are read with kontena::parse_time_ns, common/clock.h.)
 // Nanoseconds since the epoch -> "2026-11-26T01:02:03.123Z".
 std::string format_iso_ms(std::int64_t unix_ns);
 

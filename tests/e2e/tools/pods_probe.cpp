@@ -508,7 +508,7 @@ int stage_logs(docker::DockerClient& d, const std::string& image, std::int64_t r
   std::mutex lmu;
   auto stream = d.stream_logs("e2e.chatty-1", lo, [&](const docker::LogLine& l) {
     std::lock_guard g(lmu);
-    auto t = logs::parse_docker_time_ns(l.time);
+    auto t = parse_time_ns(l.time);
     if (!t) return;
     std::string iso = logs::format_iso_ms(*t);
     if (iso < last_time) docker_keys.push_back(l.stream + " " + l.data + " " + iso);

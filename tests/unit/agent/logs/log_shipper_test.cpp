@@ -79,21 +79,19 @@ class LogShipperTest : public ::testing::Test {
 
 }  // namespace
 
-TEST(LogTimes, ParsesDockerTimesToNanoseconds) {
-  EXPECT_EQ(parse_docker_time_ns("1970-01-01T00:00:01Z"), 1'000'000'000);
-  EXPECT_EQ(parse_docker_time_ns("1970-01-01T00:00:01.5Z"), 1'500'000'000);
-  EXPECT_EQ(parse_docker_time_ns("1970-01-01T00:00:01.000000007Z"), 1'000'000'007);
+TEST(LogTimes, DockerTimesToNanosecondsAndBackToMilliseconds) {
+  EXPECT_EQ(parse_time_ns("1970-01-01T00:00:01Z"), 1'000'000'000);
+  EXPECT_EQ(parse_time_ns("1970-01-01T00:00:01.5Z"), 1'500'000'000);
+  EXPECT_EQ(parse_time_ns("1970-01-01T00:00:01.000000007Z"), 1'000'000'007);
   // Trailing zeros trimmed by Docker: .1 and .12 still compare as times, not as text.
-  EXPECT_LT(*parse_docker_time_ns("2026-11-26T01:02:03.1Z"), *parse_docker_time_ns("2026-11-26T01:02:03.12Z"));
-  EXPECT_EQ(parse_docker_time_ns("2026-11-26T02:02:03+01:00"), parse_docker_time_ns("2026-11-26T01:02:03Z"));
-  EXPECT_EQ(parse_docker_time_ns("2026-11-26T01:02:03.1234567891Z"), parse_docker_time_ns("2026-11-26T01:02:03.123456789Z"));
-  EXPECT_FALSE(parse_docker_time_ns(""));
-  EXPECT_FALSE(parse_docker_time_ns("2026-11-26 01:02:03Z"));
-  EXPECT_FALSE(parse_docker_time_ns("2026-11-26T01:02:03"));
-  EXPECT_FALSE(parse_docker_time_ns("2026-13-26T01:02:03Z"));
-  EXPECT_FALSE(parse_docker_time_ns("2026-11-26T01:02:03.Z"));
-  EXPECT_FALSE(parse_docker_time_ns("2026-11-26T01:02:03Zjunk"));
-  EXPECT_EQ(format_iso_ms(*parse_docker_time_ns("2026-11-26T01:02:03.123987Z")), "2026-11-26T01:02:03.123Z");
+  EXPECT_LT(*parse_time_ns("2026-11-26T01:02:03.1Z"), *parse_time_ns("2026-11-26T01:02:03.12Z"));
+  EXPECT_EQ(parse_time_ns("2026-11-26T02:02:03+01:00"), parse_time_ns("2026-11-26T01:02:03Z"));
+  EXPECT_EQ(parse_time_ns("2026-11-26T01:02:03.1234567891Z"), parse_time_ns("2026-11-26T01:02:03.123456789Z"));
+  EXPECT_FALSE(parse_time_ns(""));
+  EXPECT_FALSE(parse_time_ns("2026-13-26T01:02:03Z"));
+  EXPECT_FALSE(parse_time_ns("2026-11-26T01:02:03.Z"));
+  EXPECT_FALSE(parse_time_ns("2026-11-26T01:02:03Zjunk"));
+  EXPECT_EQ(format_iso_ms(*parse_time_ns("2026-11-26T01:02:03.123987Z")), "2026-11-26T01:02:03.123Z");
 }
 
 TEST_F(LogShipperTest, FollowsServiceContainersOnlyAndSendsTheContractFormat) {
@@ -186,7 +184,7 @@ TEST_F(LogShipperTest, AResumedStreamSendsNoLineTwice) {
   auto streams = docker.log_streams();
   ASSERT_EQ(streams.size(), 2u);
   ASSERT_TRUE(streams[1]->options.since_unix.has_value());
-  EXPECT_EQ(*streams[1]->options.since_unix, *parse_docker_time_ns(t(5, 4)) / 1'000'000'000);
+  EXPECT_EQ(*streams[1]->options.since_unix, *parse_time_ns(t(5, 4)) / 1'000'000'000);
   docker.emit_log("a1", "stdout", "two", t(5, 4));
   docker.emit_log("a1", "stderr", "two-bis", t(5, 4));
   docker.emit_log("a1", "stdout", "two-ter", t(5, 4));  // a third line at that time: new
