@@ -180,9 +180,17 @@ void PodReconciler::run_health_checks(const std::vector<Observed>& observed) {
   }
 }
 
+void PodReconciler::forget_ip(const std::string& id) {
+  std::lock_guard lock(ip_mu_);
+  ip_cache_.erase(id);
+}
+
 std::string PodReconciler::container_ip(const std::string& id, const ServicePod& pod) {
   if (pod.net == "host") return "127.0.0.1";
-  if (auto it = ip_cache_.find(id); it != ip_cache_.end()) return it->second;
+  {
+    std::lock_guard lock(ip_mu_);
+    if (auto it = ip_cache_.find(id); it != ip_cache_.end()) return it->second;
+  }
   std::string ip;
   try {
     auto j = docker_.inspect_container(id);
@@ -201,7 +209,10 @@ std::string PodReconciler::container_ip(const std::string& id, const ServicePod&
     spdlog::debug("pods: inspect failed container={} error={}", id, what(e));
     return {};
   }
-  if (!ip.empty()) ip_cache_[id] = ip;
+  if (!ip.empty()) {
+    std::lock_guard lock(ip_mu_);
+    ip_cache_[id] = ip;
+  }
   return ip;
 }
 
@@ -337,6 +348,7 @@ std::string PodReconciler::create_and_start(const ServicePod& pod, PodRuntime& r
   }
   rt = PodRuntime{};
   rt.container_id = id;
+  forget_ip(id);
   docker_.start_container(id);
   rt.running_since = clock_.now();
   if (pod.wait_for_port) rt.port_wait_deadline = clock_.now() + options_.port_wait_timeout;
@@ -362,7 +374,7 @@ void PodReconciler::apply(const Action& a, PassResult& result, std::map<PodKey, 
       case ActionKind::remove:
         stop_container(a.container_id, hooks_of, a.running, a.grace);
         docker_.remove_container(a.container_id, true);
-        ip_cache_.erase(a.container_id);
+        forget_ip(a.container_id);
         if (pod && pod->desired_state == "terminated") set_state("missing", "");
         break;
       case ActionKind::stop:
@@ -372,6 +384,7 @@ void PodReconciler::apply(const Action& a, PassResult& result, std::map<PodKey, 
       case ActionKind::start: {
         rt->restarts += 1;
         rt->down_since.reset();
+        forget_ip(a.container_id);  // a start may give it another address
         docker_.start_container(a.container_id);
         rt->running_since = clock_.now();
         rt->unhealthy = false;
@@ -385,6 +398,7 @@ void PodReconciler::apply(const Action& a, PassResult& result, std::map<PodKey, 
       case ActionKind::restart: {
         rt->restarts += 1;
         stop_container(a.container_id, pod, true, a.grace);
+        forget_ip(a.container_id);  // a start may give it another address
         docker_.start_container(a.container_id);
         rt->running_since = clock_.now();
         rt->down_since.reset();
@@ -403,7 +417,7 @@ void PodReconciler::apply(const Action& a, PassResult& result, std::map<PodKey, 
         if (a.kind == ActionKind::recreate) {
           stop_container(a.container_id, pod, a.running, a.grace);
           docker_.remove_container(a.container_id, true);
-          ip_cache_.erase(a.container_id);
+          forget_ip(a.container_id);
           rt->container_id.clear();
         }
         try {
@@ -486,11 +500,15 @@ PassResult PodReconciler::pass(bool full) {
     due(clock_.now() + std::chrono::seconds(5));
     return result;
   }
-  // Forget addresses of containers that are gone.
+  // Forget the addresses of containers that are gone or not running: Docker may give a container
+  // another address when it starts again.
   {
-    std::set<std::string> ids;
-    for (auto& o : observed) ids.insert(o.id);
-    for (auto it = ip_cache_.begin(); it != ip_cache_.end();) it = ids.count(it->first) ? std::next(it) : ip_cache_.erase(it);
+    std::set<std::string> running;
+    for (auto& o : observed)
+      if (o.state == "running") running.insert(o.id);
+    std::lock_guard lock(ip_mu_);
+    for (auto it = ip_cache_.begin(); it != ip_cache_.end();)
+      it = running.count(it->first) ? std::next(it) : ip_cache_.erase(it);
   }
   run_health_checks(observed);
 

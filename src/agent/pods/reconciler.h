@@ -114,7 +114,9 @@ class PodReconciler {
   void run_exec_hooks(const ServicePod& pod, const std::vector<protocol::PodHook>& hooks, const std::string& id,
                       const char* phase, bool must_succeed);
   void stop_container(const std::string& id, const ServicePod* pod, bool running, std::chrono::seconds grace);
+  // The container's address (cached until the container is started again, stops or is gone).
   std::string container_ip(const std::string& id, const ServicePod& pod);
+  void forget_ip(const std::string& id);
   void port_waits(std::map<PodKey, protocol::PodState>& states, std::map<PodKey, bool>& hold);
   void cleanup_hook_containers();
   void loop(DesiredSource source);
@@ -136,7 +138,8 @@ class PodReconciler {
   std::map<PodKey, std::string> checked_deploy_rev_;  // image re-pulled for this deploy_rev
   std::map<PodKey, protocol::PodState> last_reported_;
   std::map<PodKey, ServicePod> known_pods_;           // last desired spec of pods with a container
-  std::map<std::string, std::string> ip_cache_;       // container id -> address
+  std::mutex ip_mu_;                                  // guards ip_cache_
+  std::map<std::string, std::string> ip_cache_;       // container id -> address of a running container
   std::optional<TimePoint> next_due_;
   std::atomic<int> passes_{0};
 

@@ -72,6 +72,11 @@ class FakeEngine final : public docker::DockerClient {
     containers_.push_back(c);
     return c.id;
   }
+  // From now on every start gives the container a new address (as Docker may after a stop).
+  void new_address_on_start(bool on = true) {
+    std::lock_guard l(mu_);
+    new_address_on_start_ = on;
+  }
   std::vector<FakeContainer> containers() const {
     std::lock_guard l(mu_);
     return containers_;
@@ -176,6 +181,7 @@ class FakeEngine final : public docker::DockerClient {
       return;
     }
     c->state = "running";
+    if (new_address_on_start_) c->ip = "172.18.0." + std::to_string(++addresses_);
   }
   void stop_container(const std::string& id, std::chrono::seconds grace) override {
     std::lock_guard l(mu_);
@@ -307,6 +313,8 @@ class FakeEngine final : public docker::DockerClient {
   int ids_ = 0;
   std::int64_t created_ = 0;
   int events_opened_ = 0;
+  bool new_address_on_start_ = false;
+  int addresses_ = 0;
 };
 
 }  // namespace kontena::agent::pods::testing

@@ -30,12 +30,20 @@ class FakeProber final : public Prober {
   ProbeResult tcp_connect(const std::string& ip, int port, std::chrono::milliseconds) override {
     std::lock_guard l(mu);
     calls.push_back("tcp " + ip + ":" + std::to_string(port));
-    return port_open ? ProbeResult{true, "connected"} : ProbeResult{false, "connection refused"};
+    bool open = port_open && ip.rfind(open_prefix, 0) == 0;
+    return open ? ProbeResult{true, "connected"} : ProbeResult{false, "connection refused"};
+  }
+  std::vector<std::string> take_calls() {
+    std::lock_guard l(mu);
+    std::vector<std::string> out;
+    out.swap(calls);
+    return out;
   }
   std::mutex mu;
   std::vector<std::string> calls;
   bool healthy = true;
   bool port_open = true;
+  std::string open_prefix;  // the port is open only at addresses starting with this
 };
 
 class FakeExec final : public ContainerExec {
@@ -475,6 +483,79 @@ TEST_F(Fixture, WaitForPortTimesOut) {
   ASSERT_EQ(r.reported.size(), 1u);
   EXPECT_EQ(r.reported[0].state, "running");
   EXPECT_NE(r.reported[0].error.find("port 80 did not open within 300 s"), std::string::npos);
+}
+
+// Docker may give a container a new address when it is started again: the port wait and the
+// health checks must follow it, not a remembered old address.
+TEST_F(Fixture, WaitForPortAfterARestartProbesTheNewAddress) {
+  auto p = pod("web", 1);
+  p.wait_for_port = 80;
+  ASSERT_EQ(rec->reconcile({p}).reported.size(), 1u);
+  std::string old_ip = engine.container("shop.web-1")->ip;
+  EXPECT_EQ(prober->take_calls(), V{"tcp " + old_ip + ":80"});
+  engine.new_address_on_start();
+  prober->open_prefix = "172.18.";  // open at the new address only
+  engine.crash("shop.web-1");
+  rec->tick();
+  std::string new_ip = engine.container("shop.web-1")->ip;
+  ASSERT_NE(new_ip, old_ip);
+  EXPECT_EQ(prober->take_calls(), V{"tcp " + new_ip + ":80"});
+  EXPECT_FALSE(rec->runtime().at({"id-web", 1}).port_wait_deadline);
+  auto r = rec->reconcile({p});
+  ASSERT_EQ(r.reported.size(), 1u);
+  EXPECT_EQ(r.reported[0].state, "running");
+  EXPECT_EQ(r.reported[0].error, "");
+}
+
+TEST_F(Fixture, HealthCheckAfterAnUnhealthyRestartProbesTheNewAddress) {
+  auto p = pod("web", 1);
+  p.health_check = protocol::PodHealthCheck{"http", 8080, "/health", 2, 5, 3};
+  rec->reconcile({p});
+  std::string old_ip = engine.container("shop.web-1")->ip;
+  clock.advance(3s);
+  prober->healthy = false;
+  rec->tick();  // unhealthy: restarted, with a new address
+  EXPECT_EQ(prober->take_calls(), V{"http " + old_ip + ":8080/health"});
+  std::string new_ip = engine.container("shop.web-1")->ip;
+  EXPECT_EQ(new_ip, old_ip);  // the fake keeps the address unless told otherwise
+  engine.new_address_on_start();
+  prober->healthy = false;
+  clock.advance(3s);
+  rec->tick();  // unhealthy again: restarted, now with a new address
+  EXPECT_EQ(prober->take_calls(), V{"http " + old_ip + ":8080/health"});
+  new_ip = engine.container("shop.web-1")->ip;
+  ASSERT_NE(new_ip, old_ip);
+  prober->healthy = true;
+  clock.advance(3s);
+  rec->tick();
+  EXPECT_EQ(prober->take_calls(), V{"http " + new_ip + ":8080/health"});
+}
+
+TEST_F(Fixture, AContainerSeenDownIsProbedAtItsNewAddressWhenStartedBySomeoneElse) {
+  auto p = pod("web", 1);
+  p.health_check = protocol::PodHealthCheck{"tcp", 6379, "/", 1, 10, 0};
+  rec->reconcile({p});
+  rec->tick();
+  mutations();
+  std::string old_ip = engine.container("shop.web-1")->ip;
+  EXPECT_EQ(prober->take_calls(), V{"tcp " + old_ip + ":6379"});
+  // Two crashes: the second one waits for the backoff, and the container is started meanwhile
+  // by someone else (docker start), getting a new address.
+  engine.crash("shop.web-1");
+  rec->tick();  // restarted (same address)
+  rec->tick();  // checked there
+  EXPECT_EQ(prober->take_calls(), V{"tcp " + old_ip + ":6379"});
+  engine.crash("shop.web-1");
+  rec->tick();  // seen down, the restart waits 1 s
+  EXPECT_EQ(engine.container("shop.web-1")->state, "exited");
+  engine.new_address_on_start();
+  engine.start_container("shop.web-1");
+  std::string new_ip = engine.container("shop.web-1")->ip;
+  ASSERT_NE(new_ip, old_ip);
+  rec->tick();  // seen running: checked from the next pass on
+  rec->tick();
+  EXPECT_EQ(mutations(), (V{"start shop.web-1", "start shop.web-1"}));  // ours, the other one
+  EXPECT_EQ(prober->take_calls(), V{"tcp " + new_ip + ":6379"});
 }
 
 TEST_F(Fixture, DeadContainerIsRecreated) {
