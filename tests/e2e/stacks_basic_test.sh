@@ -269,6 +269,18 @@ wait_for 20 "shop.web-1 (docker kill on node $i) running again" restarted
 timing "docker kill -> shop.web-1 running again" "$(e2e_since "$t0")"
 wait_for 20 "web x2 running after the kill" expect_placement shop web 2 local/web:v2
 
+# ---- a deploy that cannot succeed: it ends with an error naming the instance, its node and why --
+t0=$(e2e_now)
+assert_fails kontena stack upgrade shop "$FIX/shop.yml" -v tag=nope -v web_instances=2
+timing "stack upgrade to a missing image -> deploy error" "$(e2e_since "$t0")"
+printf '%s\n' "$OUT" | sed 's/^/  [failing upgrade] /' >&2
+assert_match "$OUT" "web-[12]" "the deploy error names the failing instance"
+assert_contains "$OUT" "local/web:nope" "the deploy error says which image is missing"
+assert_match "$OUT" "node|kstk1" "the deploy error names the node"
+# the instance the failed deploy did not reach keeps serving v2
+running_v2=$(awk '$2 ~ /^shop\.web-/ && $3 == "running" && $4 == "local/web:v2"' <<<"$(stack_ps shop)" | wc -l)
+[[ $running_v2 -ge 1 ]] || fail "no web instance kept serving v2 after the failed upgrade" "$(stack_ps shop)"
+
 # ---- stack rm: nothing left anywhere -------------------------------------------------------------
 t0=$(e2e_now)
 assert_ok kontena stack rm --force shop
