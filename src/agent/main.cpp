@@ -4,6 +4,7 @@
 #include "common/asio.h"
 
 #include <CLI/CLI.hpp>
+#include <charconv>
 #include <csignal>
 #include <cstdlib>
 #include <iostream>
@@ -25,6 +26,15 @@ using kontena::agent::AgentOptions;
 // An empty environment variable counts as unset.
 std::string or_default(const std::string& value, const char* fallback) { return value.empty() ? fallback : value; }
 
+// --pod-concurrency: 1..64 pods at once.
+int parse_pod_concurrency(const std::string& text) {
+  int v = 0;
+  auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (ec != std::errc() || p != text.data() + text.size() || v < 1 || v > 64)
+    kontena::invalid("--pod-concurrency", "--pod-concurrency must be a number of pods from 1 to 64; got \"" + text + "\"");
+  return v;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -33,7 +43,7 @@ int main(int argc, char** argv) {
   std::string master, grid_token, node_token, node_id, node_name, docker_socket, public_ip, private_ip, peer_interface;
   std::vector<std::string> label_args;
   std::string ping_interval = "30", ping_timeout = "5", update_interval = "60", backoff_max = "90", backoff_base = "1",
-              connect_timeout = "10", reconcile_interval = "30";
+              connect_timeout = "10", reconcile_interval = "30", pod_concurrency = "8";
   std::string ssl_verify = "true", ssl_hostname, ssl_ca_file;
   std::string log_level = "info";
 
@@ -59,6 +69,8 @@ int main(int argc, char** argv) {
       ->envname("KONTENA_UPDATE_INTERVAL")->capture_default_str();
   app.add_option("--reconcile-interval", reconcile_interval, "period of the full service pod reconcile (fetches the desired pods)")
       ->envname("KONTENA_RECONCILE_INTERVAL")->capture_default_str();
+  app.add_option("--pod-concurrency", pod_concurrency, "service pods whose containers a reconcile creates/starts/stops at once")
+      ->envname("KONTENA_POD_CONCURRENCY")->capture_default_str();
   app.add_option("--backoff-max", backoff_max, "longest delay between reconnects")->envname("KONTENA_BACKOFF_MAX")->capture_default_str();
   app.add_option("--backoff-base", backoff_base, "first reconnect delay (doubles per failure, with jitter)")
       ->envname("KONTENA_BACKOFF_BASE")->capture_default_str();
@@ -112,6 +124,7 @@ int main(int argc, char** argv) {
     options.backoff_base = ka::parse_duration(or_default(backoff_base, "1"), "--backoff-base");
     options.connect_timeout = ka::parse_duration(or_default(connect_timeout, "10"), "--connect-timeout");
     pod_sync_options.interval = ka::parse_duration(or_default(reconcile_interval, "30"), "--reconcile-interval");
+    pod_sync_options.pod_concurrency = parse_pod_concurrency(or_default(pod_concurrency, "8"));
     options.tls.verify = ka::parse_bool(or_default(ssl_verify, "true"), "--ssl-verify / KONTENA_SSL_VERIFY");
     options.tls.hostname = ssl_hostname;
     options.tls.ca_file = ssl_ca_file;

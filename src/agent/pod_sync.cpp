@@ -128,6 +128,7 @@ PodSync::PodSync(Agent& agent, asio::any_io_executor loop, docker::DockerClient&
     o.interval = options.interval;
     o.watch_events = options.watch_events;
     o.hook_timeout = std::chrono::duration_cast<std::chrono::seconds>(options.hook_timeout);
+    o.pod_concurrency = options.pod_concurrency;
     reconciler_ = std::make_unique<pods::PodReconciler>(
         docker, clock, o, [this](const protocol::PodState& s) { report(s); }, nullptr,
         pods::make_docker_exec(docker, options.hook_timeout));

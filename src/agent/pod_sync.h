@@ -35,6 +35,7 @@ struct PodSyncOptions {
   Millis interval{30'000};
   bool watch_events = true;  // tests with a fake Docker without events turn it off
   Millis hook_timeout{300'000};  // post_start / pre_stop hook commands
+  int pod_concurrency = 8;       // pods whose actions a pass applies at once (ReconcilerOptions)
 };
 
 // /containers/exec: the parsed params. Throws kontena::Error(invalid) naming what is wrong.

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <ctime>
 #include <set>
+#include <system_error>
 
 #include "common/error.h"
 
@@ -227,7 +228,7 @@ void PodReconciler::cleanup_hook_containers() {
   }
 }
 
-void PodReconciler::run_pre_start_hooks(const ServicePod& pod) {
+void PodReconciler::run_pre_start_hooks(const ServicePod& pod, Outcome& out) {
   for (std::size_t i = 0; i < pod.hooks.pre_start.size(); ++i) {
     const auto& hook = pod.hooks.pre_start[i];
     docker::ContainerSpec spec = protocol::container_spec(pod, options_.node_name);
@@ -279,12 +280,12 @@ void PodReconciler::run_pre_start_hooks(const ServicePod& pod) {
     if (exit_code != 0)
       fail(ErrorKind::invalid, label + " (" + hook.cmd + ") exited with code " + std::to_string(exit_code));
     spdlog::info("pods: hook done pod={} phase=pre_start hook={}", key_of(pod).str(), hook.name);
-    if (hook.oneshot && oneshot_reporter_) oneshot_reporter_(pod, hook);
+    if (hook.oneshot) out.oneshots.emplace_back(&pod, hook);
   }
 }
 
 void PodReconciler::run_exec_hooks(const ServicePod& pod, const std::vector<protocol::PodHook>& hooks,
-                                   const std::string& id, const char* phase, bool must_succeed) {
+                                   const std::string& id, const char* phase, bool must_succeed, Outcome& out) {
   for (const auto& hook : hooks) {
     if (!exec_) {
       spdlog::warn("pods: hook skipped (this reconciler has no exec) pod={} phase={} hook={}", key_of(pod).str(),
@@ -308,15 +309,15 @@ void PodReconciler::run_exec_hooks(const ServicePod& pod, const std::vector<prot
       continue;
     }
     spdlog::info("pods: hook done pod={} phase={} hook={}", key_of(pod).str(), phase, hook.name);
-    if (hook.oneshot && oneshot_reporter_) oneshot_reporter_(pod, hook);
+    if (hook.oneshot) out.oneshots.emplace_back(&pod, hook);
   }
 }
 
 void PodReconciler::stop_container(const std::string& id, const ServicePod* pod, bool running,
-                                   std::chrono::seconds grace) {
+                                   std::chrono::seconds grace, Outcome& out) {
   if (running && pod && !pod->hooks.pre_stop.empty()) {
     try {
-      run_exec_hooks(*pod, pod->hooks.pre_stop, id, "pre_stop", false);
+      run_exec_hooks(*pod, pod->hooks.pre_stop, id, "pre_stop", false, out);
     } catch (const std::exception& e) {
       spdlog::warn("pods: pre_stop hook failed container={} error={}", id, what(e));
     }
@@ -325,9 +326,9 @@ void PodReconciler::stop_container(const std::string& id, const ServicePod* pod,
 }
 
 // Ensures the image, runs pre_start hooks, creates and starts; post_start hooks. Returns the id.
-std::string PodReconciler::create_and_start(const ServicePod& pod, PodRuntime& rt) {
+std::string PodReconciler::create_and_start(const ServicePod& pod, PodRuntime& rt, Outcome& out) {
   docker_.ensure_image(pod.image, "", nullptr);
-  run_pre_start_hooks(pod);
+  run_pre_start_hooks(pod, out);
   docker::ContainerSpec spec = protocol::container_spec(pod, options_.node_name);
   std::string id;
   try {
@@ -352,33 +353,34 @@ std::string PodReconciler::create_and_start(const ServicePod& pod, PodRuntime& r
   docker_.start_container(id);
   rt.running_since = clock_.now();
   if (pod.wait_for_port) rt.port_wait_deadline = clock_.now() + options_.port_wait_timeout;
-  run_exec_hooks(pod, pod.hooks.post_start, id, "post_start", true);
+  run_exec_hooks(pod, pod.hooks.post_start, id, "post_start", true, out);
   return id;
 }
 
-void PodReconciler::apply(const Action& a, PassResult& result, std::map<PodKey, PodState>& states) {
+// Runs on a worker thread (pod_concurrency > 1): reads desired_ and known_pods_ (not changed
+// while actions run), writes only *rt (this pod's own entry) and `out`; the Docker calls are made
+// without any lock.
+void PodReconciler::apply(const Action& a, PodRuntime* rt, Outcome& out) {
   const ServicePod* pod = pod_at(desired_, a.pod);
   const ServicePod* hooks_of = pod;
   if (!hooks_of)
     if (auto k = known_pods_.find(a.key); k != known_pods_.end()) hooks_of = &k->second;
-  result.actions.push_back(a);
   spdlog::info("pods: {} pod={} container={} reason={}", to_string(a.kind), a.key.str(),
                a.container_name.empty() ? a.container_id : a.container_name, a.reason);
   auto set_state = [&](const std::string& state, const std::string& error) {
     if (!pod) return;
-    states[a.key] = PodState{pod->service_id, pod->instance_number, pod->deploy_rev, state, error};
+    out.state = PodState{pod->service_id, pod->instance_number, pod->deploy_rev, state, error};
   };
-  PodRuntime* rt = pod ? &runtime_[a.key] : nullptr;
   try {
     switch (a.kind) {
       case ActionKind::remove:
-        stop_container(a.container_id, hooks_of, a.running, a.grace);
+        stop_container(a.container_id, hooks_of, a.running, a.grace, out);
         docker_.remove_container(a.container_id, true);
         forget_ip(a.container_id);
         if (pod && pod->desired_state == "terminated") set_state("missing", "");
         break;
       case ActionKind::stop:
-        stop_container(a.container_id, pod, true, a.grace);
+        stop_container(a.container_id, pod, true, a.grace, out);
         set_state("stopped", "");
         break;
       case ActionKind::start: {
@@ -391,13 +393,13 @@ void PodReconciler::apply(const Action& a, PassResult& result, std::map<PodKey, 
         rt->next_health_check.reset();
         rt->last_error.clear();
         if (pod->wait_for_port) rt->port_wait_deadline = clock_.now() + options_.port_wait_timeout;
-        run_exec_hooks(*pod, pod->hooks.post_start, a.container_id, "post_start", true);
+        run_exec_hooks(*pod, pod->hooks.post_start, a.container_id, "post_start", true, out);
         set_state("running", "");
         break;
       }
       case ActionKind::restart: {
         rt->restarts += 1;
-        stop_container(a.container_id, pod, true, a.grace);
+        stop_container(a.container_id, pod, true, a.grace, out);
         forget_ip(a.container_id);  // a start may give it another address
         docker_.start_container(a.container_id);
         rt->running_since = clock_.now();
@@ -406,7 +408,7 @@ void PodReconciler::apply(const Action& a, PassResult& result, std::map<PodKey, 
         rt->next_health_check.reset();
         rt->last_error.clear();
         if (pod->wait_for_port) rt->port_wait_deadline = clock_.now() + options_.port_wait_timeout;
-        run_exec_hooks(*pod, pod->hooks.post_start, a.container_id, "post_start", true);
+        run_exec_hooks(*pod, pod->hooks.post_start, a.container_id, "post_start", true, out);
         set_state("running", "");
         break;
       }
@@ -415,13 +417,13 @@ void PodReconciler::apply(const Action& a, PassResult& result, std::map<PodKey, 
         int restarts = rt->restarts;
         bool crashed = a.kind == ActionKind::recreate && !a.running && a.reason.find("dead") != std::string::npos;
         if (a.kind == ActionKind::recreate) {
-          stop_container(a.container_id, pod, a.running, a.grace);
+          stop_container(a.container_id, pod, a.running, a.grace, out);
           docker_.remove_container(a.container_id, true);
           forget_ip(a.container_id);
           rt->container_id.clear();
         }
         try {
-          create_and_start(*pod, *rt);
+          create_and_start(*pod, *rt, out);
         } catch (...) {
           rt->restarts = restarts + 1;
           rt->down_since = clock_.now();
@@ -438,7 +440,7 @@ void PodReconciler::apply(const Action& a, PassResult& result, std::map<PodKey, 
     std::string msg = std::string(to_string(a.kind)) + " " +
                       (a.container_name.empty() ? a.key.str() : a.container_name) + " failed: " + what(e);
     spdlog::warn("pods: {}", msg);
-    result.errors.push_back(msg);
+    out.error = msg;
     if (rt) {
       rt->last_error = msg;
       if (!rt->down_since) rt->down_since = clock_.now();
@@ -449,9 +451,126 @@ void PodReconciler::apply(const Action& a, PassResult& result, std::map<PodKey, 
         state = rt->container_id.empty() ? "missing" : "restarting";
       if (a.kind == ActionKind::remove) state = "stopped";
       set_state(state, msg);
-      due(*rt->down_since + backoff_delay(rt->restarts, options_.plan.backoff_cap));
+      out.due = *rt->down_since + backoff_delay(rt->restarts, options_.plan.backoff_cap);
     }
   }
+}
+
+void PodReconciler::apply_all(const std::vector<Action>& actions, PassResult& result,
+                              std::map<PodKey, PodState>& states) {
+  std::vector<Outcome> outcomes(actions.size());
+  // Each pod's bookkeeping entry is made here, on the pass's thread: the workers only use their own.
+  std::vector<PodRuntime*> rts(actions.size(), nullptr);
+  for (std::size_t i = 0; i < actions.size(); ++i)
+    if (pod_at(desired_, actions[i].pod)) rts[i] = &runtime_[actions[i].key];
+
+  std::size_t workers = static_cast<std::size_t>(std::max(1, options_.pod_concurrency));
+  if (workers <= 1 || actions.size() <= 1) {
+    for (std::size_t i = 0; i < actions.size(); ++i) apply(actions[i], rts[i], outcomes[i]);
+  } else {
+    // The removals first (they may free names, ports, addresses the others need), then the rest.
+    // Within each phase, actions on one pod, or on one container name, form a group applied in
+    // the plan's order by one worker; the groups run concurrently.
+    for (bool removals : {true, false}) {
+      std::vector<std::size_t> phase;
+      for (std::size_t i = 0; i < actions.size(); ++i)
+        if ((actions[i].kind == ActionKind::remove) == removals) phase.push_back(i);
+      apply_concurrently(actions, phase_groups(actions, phase), workers, rts, outcomes);
+    }
+  }
+
+  // Merged on this thread in the plan's order: the same result, states and due times as applying
+  // the actions one after the other.
+  for (std::size_t i = 0; i < actions.size(); ++i) {
+    const Action& a = actions[i];
+    Outcome& out = outcomes[i];
+    result.actions.push_back(a);
+    if (!out.error.empty()) result.errors.push_back(out.error);
+    if (out.state) states[a.key] = std::move(*out.state);
+    if (out.due) due(*out.due);
+  }
+  if (!oneshot_reporter_) return;
+  for (auto& out : outcomes) {
+    for (auto& [pod, hook] : out.oneshots) {
+      try {
+        oneshot_reporter_(*pod, hook);
+      } catch (const std::exception& e) {
+        spdlog::warn("pods: oneshot hook report failed pod={} hook={} error={}", key_of(*pod).str(), hook.name,
+                     e.what());
+      }
+    }
+  }
+}
+
+std::vector<std::vector<std::size_t>> PodReconciler::phase_groups(const std::vector<Action>& actions,
+                                                                  const std::vector<std::size_t>& phase) {
+  // Union-find over the phase's actions: linked by the pod key and by the container name.
+  std::vector<std::size_t> parent(phase.size());
+  for (std::size_t j = 0; j < phase.size(); ++j) parent[j] = j;
+  auto root = [&](std::size_t j) {
+    while (parent[j] != j) j = parent[j] = parent[parent[j]];
+    return j;
+  };
+  auto unite = [&](std::size_t x, std::size_t y) {
+    x = root(x);
+    y = root(y);
+    if (x != y) parent[std::max(x, y)] = std::min(x, y);
+  };
+  std::map<PodKey, std::size_t> by_key;
+  std::map<std::string, std::size_t> by_name;
+  for (std::size_t j = 0; j < phase.size(); ++j) {
+    const Action& a = actions[phase[j]];
+    if (auto [it, fresh] = by_key.emplace(a.key, j); !fresh) unite(it->second, j);
+    std::string name = a.container_name;
+    if (!name.empty() && name.front() == '/') name.erase(0, 1);
+    if (name.empty()) continue;
+    if (auto [it, fresh] = by_name.emplace(name, j); !fresh) unite(it->second, j);
+  }
+  std::vector<std::vector<std::size_t>> groups;
+  std::map<std::size_t, std::size_t> group_of_root;
+  for (std::size_t j = 0; j < phase.size(); ++j) {
+    auto [it, fresh] = group_of_root.emplace(root(j), groups.size());
+    if (fresh) groups.emplace_back();
+    groups[it->second].push_back(phase[j]);  // in the plan's order
+  }
+  return groups;
+}
+
+void PodReconciler::apply_concurrently(const std::vector<Action>& actions,
+                                       const std::vector<std::vector<std::size_t>>& groups, std::size_t workers,
+                                       const std::vector<PodRuntime*>& rts, std::vector<Outcome>& outcomes) {
+  if (groups.empty()) return;
+  std::atomic<std::size_t> next{0};
+  std::mutex error_mu;
+  std::exception_ptr error;
+  auto work = [&] {
+    for (;;) {
+      std::size_t g = next.fetch_add(1);
+      if (g >= groups.size()) return;
+      for (std::size_t i : groups[g]) {
+        try {
+          apply(actions[i], rts[i], outcomes[i]);
+        } catch (...) {
+          std::lock_guard lock(error_mu);
+          if (!error) error = std::current_exception();
+        }
+      }
+    }
+  };
+  std::vector<std::thread> threads;
+  std::size_t n = std::min(workers, groups.size());
+  for (std::size_t t = 1; t < n; ++t) {
+    try {
+      threads.emplace_back(work);
+    } catch (const std::system_error& e) {
+      spdlog::warn("pods: cannot start a worker thread, applying with fewer workers={} error={}", threads.size() + 1,
+                   e.what());
+      break;
+    }
+  }
+  work();  // this thread is a worker too
+  for (auto& t : threads) t.join();
+  if (error) std::rethrow_exception(error);
 }
 
 void PodReconciler::port_waits(std::map<PodKey, PodState>& states, std::map<PodKey, bool>& hold) {
@@ -530,7 +649,7 @@ PassResult PodReconciler::pass(bool full) {
     std::string err = rt != runtime_.end() && st.state != "running" ? rt->second.last_error : "";
     states[st.key] = PodState{pod.service_id, pod.instance_number, pod.deploy_rev, st.state, err};
   }
-  for (auto& a : p.actions) apply(a, result, states);
+  apply_all(p.actions, result, states);
   for (auto it = checked_deploy_rev_.begin(); it != checked_deploy_rev_.end();)
     it = runtime_.count(it->first) ? std::next(it) : checked_deploy_rev_.erase(it);
 
@@ -617,7 +736,7 @@ PassResult PodReconciler::restart_now(const PodKey& key) {
       Action a{running ? ActionKind::restart : ActionKind::start, key, index, c->id, c->name,
                std::chrono::seconds(pod.stop_grace_period), running, "restart requested by the master"};
       std::map<PodKey, PodState> states;
-      apply(a, result, states);
+      apply_all({a}, result, states);
       for (auto& [k, st] : states) {
         auto r = runtime_.find(k);
         if (r != runtime_.end() && r->second.port_wait_deadline && st.state == "running") continue;  // reported when open

@@ -11,8 +11,10 @@
 //   (the session's /node_service_pods/list; may block, may throw) every `interval`, and at once
 //   on trigger() (coalesced: any number of triggers during a pass give one more pass), and ticks
 //   when something is due or a managed container dies (Docker events). stop() ends it.
-// Only one pass runs at a time. Time comes from the Clock. Callbacks run on the pass's thread:
-// the agent session posts them to its event loop.
+// Only one pass runs at a time; within a pass the actions of different pods are applied by up to
+// `pod_concurrency` threads (the Docker client must take concurrent calls), and their outcomes are
+// merged afterwards. Time comes from the Clock. Callbacks (states, health, oneshot hooks) run on
+// the pass's thread: the agent session posts them to its event loop.
 //
 // Until a desired list was received the reconciler changes nothing (it never removes containers
 // because the master did not answer yet).
@@ -48,6 +50,10 @@ struct ReconcilerOptions {
   std::chrono::milliseconds hook_poll{200};
   PlanOptions plan;
   bool watch_events = true;                              // background: tick when a container dies
+  // A pass applies the actions of up to this many pods at once (threads of the pass); the actions
+  // of one pod (or one container name) keep their order; removals go before the rest. 1: one
+  // after the other, in the plan's order.
+  int pod_concurrency = 8;
   // Real sleeping between hook polls (tests replace it, e.g. to advance a ManualClock).
   std::function<void(std::chrono::milliseconds)> sleep;
 };
@@ -108,12 +114,26 @@ class PodReconciler {
   std::vector<Observed> observe();
   void run_health_checks(const std::vector<Observed>& observed);
   std::map<std::string, std::string> check_images(const std::vector<Observed>& observed);
-  void apply(const Action& a, PassResult& result, std::map<PodKey, protocol::PodState>& states);
-  std::string create_and_start(const ServicePod& pod, PodRuntime& rt);
-  void run_pre_start_hooks(const ServicePod& pod);
+  // What applying one action gives; merged into the pass on its own thread, in the plan's order.
+  struct Outcome {
+    std::string error;                       // empty: done
+    std::optional<protocol::PodState> state;
+    std::optional<TimePoint> due;
+    std::vector<std::pair<const ServicePod*, protocol::PodHook>> oneshots;  // succeeded oneshot hooks
+  };
+  // Applies the actions (concurrently per pod, options_.pod_concurrency) and merges the outcomes.
+  void apply_all(const std::vector<Action>& actions, PassResult& result, std::map<PodKey, protocol::PodState>& states);
+  static std::vector<std::vector<std::size_t>> phase_groups(const std::vector<Action>& actions,
+                                                            const std::vector<std::size_t>& phase);
+  void apply_concurrently(const std::vector<Action>& actions, const std::vector<std::vector<std::size_t>>& groups,
+                          std::size_t workers, const std::vector<PodRuntime*>& rts, std::vector<Outcome>& outcomes);
+  void apply(const Action& a, PodRuntime* rt, Outcome& out);
+  std::string create_and_start(const ServicePod& pod, PodRuntime& rt, Outcome& out);
+  void run_pre_start_hooks(const ServicePod& pod, Outcome& out);
   void run_exec_hooks(const ServicePod& pod, const std::vector<protocol::PodHook>& hooks, const std::string& id,
-                      const char* phase, bool must_succeed);
-  void stop_container(const std::string& id, const ServicePod* pod, bool running, std::chrono::seconds grace);
+                      const char* phase, bool must_succeed, Outcome& out);
+  void stop_container(const std::string& id, const ServicePod* pod, bool running, std::chrono::seconds grace,
+                      Outcome& out);
   // The container's address (cached until the container is started again, stops or is gone).
   std::string container_ip(const std::string& id, const ServicePod& pod);
   void forget_ip(const std::string& id);

@@ -1,9 +1,14 @@
 // An in-memory Docker Engine for the reconciler's unit tests: containers with names, labels,
 // states and images; a call log; injectable failures. Containers "run" until the test crashes
 // them. One-off hook containers (label io.kontena.container.type=hook) exit as soon as they
-// start, with the code given by a trailing "exit N" in their command (0 otherwise).
+// start, with the code given by a trailing "exit N" in their command (0 otherwise). Thread-safe
+// (the reconciler applies the actions of different pods concurrently); an optional latency makes
+// create/start/stop/remove take time, and the most such calls seen in flight at once is kept.
 #pragma once
 #include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <thread>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -77,6 +82,10 @@ class FakeEngine final : public docker::DockerClient {
     std::lock_guard l(mu_);
     new_address_on_start_ = on;
   }
+  // create/start/stop/remove take this long (outside the engine's lock, as a real engine's
+  // calls run side by side).
+  void set_latency(std::chrono::milliseconds d) { latency_ms_ = d.count(); }
+  int max_in_flight() const { return max_in_flight_.load(); }
   std::vector<FakeContainer> containers() const {
     std::lock_guard l(mu_);
     return containers_;
@@ -148,6 +157,7 @@ class FakeEngine final : public docker::DockerClient {
   }
 
   std::string create_container(const docker::ContainerSpec& spec) override {
+    Busy busy(*this);
     std::lock_guard l(mu_);
     record("create " + spec.name);
     maybe_fail("create");
@@ -165,6 +175,7 @@ class FakeEngine final : public docker::DockerClient {
     return c.id;
   }
   void start_container(const std::string& id) override {
+    Busy busy(*this);
     std::lock_guard l(mu_);
     auto* c = must(id);
     record("start " + c->spec.name);
@@ -184,6 +195,7 @@ class FakeEngine final : public docker::DockerClient {
     if (new_address_on_start_) c->ip = "172.18.0." + std::to_string(++addresses_);
   }
   void stop_container(const std::string& id, std::chrono::seconds grace) override {
+    Busy busy(*this);
     std::lock_guard l(mu_);
     auto* c = must(id);
     record("stop " + c->spec.name + " " + std::to_string(grace.count()));
@@ -200,6 +212,7 @@ class FakeEngine final : public docker::DockerClient {
     c->state = "exited";
   }
   void remove_container(const std::string& id, bool force, bool) override {
+    Busy busy(*this);
     std::lock_guard l(mu_);
     auto* c = find(id);
     record("remove " + (c ? c->spec.name : id));
@@ -275,6 +288,17 @@ class FakeEngine final : public docker::DockerClient {
   }
 
  private:
+  // One slow call in flight.
+  struct Busy {
+    explicit Busy(FakeEngine& e) : e(e) {
+      int n = ++e.in_flight_;
+      for (int m = e.max_in_flight_.load(); n > m && !e.max_in_flight_.compare_exchange_weak(m, n);) {
+      }
+      if (long ms = e.latency_ms_.load(); ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+    }
+    ~Busy() { --e.in_flight_; }
+    FakeEngine& e;
+  };
   struct Failure {
     ErrorKind kind;
     std::string message;
@@ -314,6 +338,9 @@ class FakeEngine final : public docker::DockerClient {
   std::int64_t created_ = 0;
   int events_opened_ = 0;
   bool new_address_on_start_ = false;
+  std::atomic<long> latency_ms_{0};
+  std::atomic<int> in_flight_{0};
+  std::atomic<int> max_in_flight_{0};
   int addresses_ = 0;
 };
 

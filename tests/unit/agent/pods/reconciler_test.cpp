@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
+#include <map>
+#include <set>
 #include <thread>
 
 #include "agent/pods/reconciler.h"
@@ -49,9 +51,11 @@ class FakeProber final : public Prober {
 class FakeExec final : public ContainerExec {
  public:
   int exec(const std::string& id, const std::vector<std::string>& cmd) override {
+    std::lock_guard l(mu);
     calls.push_back(id.substr(0, 5) + " " + cmd.back());
     return cmd.back().find("fail") != std::string::npos ? 2 : 0;
   }
+  std::mutex mu;
   std::vector<std::string> calls;
 };
 
@@ -84,10 +88,11 @@ struct Fixture : ::testing::Test {
     engine.add_image("local/busybox:latest", "sha256:bb1");
     make();
   }
-  void make() {
+  void make(int pod_concurrency = ReconcilerOptions{}.pod_concurrency) {
     ReconcilerOptions o;
     o.node_name = "node-1";
     o.watch_events = false;
+    o.pod_concurrency = pod_concurrency;
     o.sleep = [this](std::chrono::milliseconds d) { clock.advance(d); };
     rec = std::make_unique<PodReconciler>(
         engine, clock, o,
@@ -117,12 +122,25 @@ using V = std::vector<std::string>;
 
 bool has(const std::vector<std::string>& v, const std::string& s) { return std::find(v.begin(), v.end(), s) != v.end(); }
 
+// Engine calls ("start shop.web-1") per container name, each container's in their order: pods
+// are applied concurrently, only the order of one container's calls is defined.
+std::map<std::string, V> per_container(const V& calls) {
+  std::map<std::string, V> out;
+  for (auto& c : calls) {
+    auto sp = c.find(' ');
+    std::string name = c.substr(sp + 1, c.find(' ', sp + 1) - sp - 1);
+    out[name].push_back(c);
+  }
+  return out;
+}
+
 }  // namespace
 
 TEST_F(Fixture, CreatesMissingPodsWithNamesLabelsEnv) {
   auto r = rec->reconcile({pod("web", 1), pod("web", 2)});
   EXPECT_TRUE(r.errors.empty());
-  EXPECT_EQ(mutations(), (V{"create shop.web-1", "start shop.web-1", "create shop.web-2", "start shop.web-2"}));
+  EXPECT_EQ(per_container(mutations()), (std::map<std::string, V>{{"shop.web-1", {"create shop.web-1", "start shop.web-1"}},
+                                                                  {"shop.web-2", {"create shop.web-2", "start shop.web-2"}}}));
   auto c = engine.container("shop.web-2");
   ASSERT_TRUE(c);
   EXPECT_EQ(c->state, "running");
@@ -279,8 +297,9 @@ TEST_F(Fixture, NotDesiredIsRemovedTerminatedReportedMissing) {
   auto t = pod("web", 2);
   t.desired_state = "terminated";
   rec->reconcile({t});
-  EXPECT_EQ(mutations(), (V{"stop shop.db-1 1", "remove shop.db-1", "stop shop.web-1 1", "remove shop.web-1",
-                            "stop shop.web-2 1", "remove shop.web-2"}));
+  EXPECT_EQ(per_container(mutations()), (std::map<std::string, V>{{"shop.db-1", {"stop shop.db-1 1", "remove shop.db-1"}},
+                                                                  {"shop.web-1", {"stop shop.web-1 1", "remove shop.web-1"}},
+                                                                  {"shop.web-2", {"stop shop.web-2 1", "remove shop.web-2"}}}));
   EXPECT_EQ(report_lines(), V{"id-web/2 missing"});
   EXPECT_TRUE(engine.containers().empty());
   rec->reconcile({});
@@ -580,6 +599,153 @@ TEST_F(Fixture, StateReporterExceptionsAreContained) {
   o.watch_events = false;
   PodReconciler r(engine, clock, o, [](const PodState&) { throw std::runtime_error("session gone"); }, prober);
   EXPECT_NO_THROW(r.reconcile({pod("web", 1)}));
+}
+
+// --- applying the actions of different pods concurrently (pod_concurrency)
+
+TEST_F(Fixture, ManyPodsCreatedInOnePassAllRunConcurrently) {
+  make(4);
+  engine.set_latency(20ms);
+  std::vector<ServicePod> pods;
+  for (int n = 1; n <= 16; ++n) pods.push_back(pod("web", n));
+  pods[5].image = "nope:1";  // this one fails (no such image, no registry); the others do not care
+  auto t0 = std::chrono::steady_clock::now();
+  auto r = rec->reconcile(pods);
+  auto took = std::chrono::steady_clock::now() - t0;
+  ASSERT_EQ(r.errors.size(), 1u);
+  EXPECT_NE(r.errors[0].find("create shop.web-6 failed: unavailable: cannot pull image nope:1"), std::string::npos);
+  EXPECT_LE(engine.max_in_flight(), 4);
+  EXPECT_GE(engine.max_in_flight(), 2);
+  // 15 x (create + start) at 20 ms each: at least 600 ms one after the other (about 150 ms here).
+  EXPECT_LT(took, 600ms);
+  // Actions, states and reports as if applied one after the other: in the plan's / desired order.
+  ASSERT_EQ(r.actions.size(), 16u);
+  for (int n = 1; n <= 16; ++n) EXPECT_EQ(r.actions[n - 1].key, (PodKey{"id-web", n}));
+  V want;
+  for (int n = 1; n <= 16; ++n) want.push_back("id-web/" + std::to_string(n) + (n == 6 ? " missing ERR" : " running"));
+  EXPECT_EQ(report_lines(), want);
+  auto calls = per_container(mutations());
+  EXPECT_EQ(calls["nope:1"], V{"pull nope:1"});
+  calls.erase("nope:1");
+  EXPECT_EQ(calls.size(), 15u);
+  for (auto& [name, list] : calls) EXPECT_EQ(list, (V{"create " + name, "start " + name}));
+  auto rt = rec->runtime();
+  for (int n = 1; n <= 16; ++n) {
+    auto c = engine.container("shop.web-" + std::to_string(n));
+    if (n == 6) {
+      EXPECT_FALSE(c);
+      EXPECT_TRUE(rt.at({"id-web", n}).down_since);
+      continue;
+    }
+    ASSERT_TRUE(c);
+    EXPECT_EQ(c->state, "running");
+    EXPECT_EQ(rt.at({"id-web", n}).container_id, c->id);
+    EXPECT_TRUE(rt.at({"id-web", n}).running_since);
+  }
+  EXPECT_EQ(*rec->next_due(), clock.now() + 1s);  // the failed one's backoff
+  // The next pass changes nothing but the failed pod (after its backoff).
+  clock.advance(1s);
+  engine.add_image("nope:1", "sha256:n1");
+  r = rec->reconcile(pods);
+  EXPECT_TRUE(r.errors.empty());
+  EXPECT_EQ(mutations(), (V{"create shop.web-6", "start shop.web-6"}));
+  r = rec->reconcile(pods);
+  EXPECT_TRUE(r.actions.empty());
+  EXPECT_TRUE(mutations().empty());
+}
+
+TEST_F(Fixture, ConcurrencyOfOneAppliesInThePlansOrder) {
+  make(1);
+  engine.set_latency(2ms);
+  engine.add_container(protocol::container_spec(pod("old", 1), "node-1"));
+  rec->reconcile({pod("web", 1), pod("db", 1)});
+  rec->reconcile({pod("web", 1), pod("db", 1)});  // nothing to do
+  mutations();
+  auto t = pod("web", 1);
+  t.desired_state = "terminated";
+  auto r = rec->reconcile({pod("app", 1), t, pod("app", 2), pod("db", 1, 2)});
+  EXPECT_TRUE(r.errors.empty());
+  EXPECT_EQ(mutations(), (V{"create shop.app-1", "start shop.app-1", "stop shop.web-1 1", "remove shop.web-1",
+                            "create shop.app-2", "start shop.app-2", "stop shop.db-1 1", "remove shop.db-1",
+                            "create shop.db-1", "start shop.db-1"}));
+  EXPECT_EQ(engine.max_in_flight(), 1);
+  EXPECT_EQ(report_lines(), (V{"id-web/1 running", "id-db/1 running", "id-web/1 running", "id-db/1 running",
+                               "id-app/1 running", "id-web/1 missing", "id-app/2 running", "id-db/1 running"}));
+}
+
+TEST_F(Fixture, RemovalsGoFirstAndOneContainerNameIsNeverUsedTwiceAtOnce) {
+  engine.set_latency(10ms);
+  // The service was re-created (a new id) with the same name: its old container goes, the new
+  // one takes the name; meanwhile the other pods are created.
+  engine.add_container(protocol::container_spec(pod("web", 1), "node-1"));
+  auto fresh = pod("web", 1);
+  fresh.service_id = "id-web-new";
+  std::vector<ServicePod> pods{fresh};
+  for (int n = 1; n <= 6; ++n) pods.push_back(pod("db", n));
+  auto r = rec->reconcile(pods);
+  EXPECT_TRUE(r.errors.empty()) << (r.errors.empty() ? "" : r.errors[0]);
+  auto calls = mutations();
+  auto first_create = std::find_if(calls.begin(), calls.end(), [](auto& c) { return c.rfind("create ", 0) == 0; });
+  auto removal = std::find(calls.begin(), calls.end(), "remove shop.web-1");
+  ASSERT_NE(removal, calls.end());
+  EXPECT_LT(removal, first_create);
+  auto c = engine.container("shop.web-1");
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->spec.labels.at("io.kontena.service.id"), "id-web-new");
+  EXPECT_EQ(c->state, "running");
+  EXPECT_EQ(engine.containers().size(), 7u);
+}
+
+TEST_F(Fixture, ActionsOfOnePodKeepTheirOrder) {
+  engine.set_latency(5ms);
+  // Two containers of one pod (the extra one is removed) and an outdated revision (recreated),
+  // next to other pods.
+  auto extra = protocol::container_spec(pod("web", 1), "node-1");
+  extra.name = "shop.web-1-extra";
+  engine.add_container(protocol::container_spec(pod("web", 1), "node-1"));
+  engine.add_container(extra);
+  auto r = rec->reconcile({pod("web", 1, 2), pod("db", 1), pod("db", 2)});
+  EXPECT_TRUE(r.errors.empty());
+  auto calls = per_container(mutations());
+  EXPECT_EQ(calls["shop.web-1-extra"], (V{"stop shop.web-1-extra 1", "remove shop.web-1-extra"}));
+  EXPECT_EQ(calls["shop.web-1"], (V{"stop shop.web-1 1", "remove shop.web-1", "create shop.web-1", "start shop.web-1"}));
+  EXPECT_EQ(engine.containers().size(), 3u);
+  EXPECT_EQ(report_lines(), (V{"id-web/1 running", "id-db/1 running", "id-db/2 running"}));
+}
+
+TEST_F(Fixture, HooksOfConcurrentPodsAndOneshotReportsOnThePassThread) {
+  exec = std::make_shared<FakeExec>();
+  make(8);
+  engine.set_latency(5ms);
+  std::vector<ServicePod> pods;
+  for (int n = 1; n <= 6; ++n) {
+    auto p = pod("web", n);
+    p.hooks.pre_start = {{"migrate", "echo migrate", true}};
+    p.hooks.post_start = {{"warm", "echo warm", true}};
+    pods.push_back(p);
+  }
+  std::mutex mu;
+  std::set<std::thread::id> threads;
+  std::map<std::string, int> oneshots;
+  rec->on_oneshot_hook([&](const ServicePod& p, const protocol::PodHook& h) {
+    std::lock_guard l(mu);
+    threads.insert(std::this_thread::get_id());
+    oneshots[p.service_id + "/" + std::to_string(p.instance_number) + " " + h.name]++;
+  });
+  auto r = rec->reconcile(pods);
+  EXPECT_TRUE(r.errors.empty());
+  EXPECT_GT(engine.max_in_flight(), 1);
+  EXPECT_EQ(threads, std::set<std::thread::id>{std::this_thread::get_id()});
+  EXPECT_EQ(oneshots.size(), 12u);
+  for (auto& [k, n] : oneshots) EXPECT_EQ(n, 1) << k;
+  EXPECT_EQ(exec->calls.size(), 6u);
+  auto calls = per_container(mutations());
+  for (int n = 1; n <= 6; ++n) {
+    std::string c = "shop.web-" + std::to_string(n), h = c + "-pre-start-1";
+    EXPECT_EQ(calls[h], (V{"remove " + h, "create " + h, "start " + h, "remove " + h}));
+    EXPECT_EQ(calls[c], (V{"create " + c, "start " + c}));
+  }
+  EXPECT_EQ(engine.containers().size(), 6u);
 }
 
 // --- the background loop
