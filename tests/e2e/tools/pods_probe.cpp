@@ -33,13 +33,11 @@
 #include <vector>
 
 #include "agent/docker/docker_client.h"
+#include "agent/logs/log_shipper.h"
 #include "agent/pods/reconciler.h"
 #include "common/clock.h"
 #include "common/error.h"
 #include "common/log.h"
-// The log shipper is compiled in here: this probe's target links kontena_pods (which has every
-// dependency of the shipper) but not kontena_agent_core, where the agent's copy lives.
-#include "agent/logs/log_shipper.cpp"
 
 using namespace kontena;
 using namespace kontena::agent;
