@@ -836,6 +836,12 @@ void PodReconciler::loop(DesiredSource source) {
         loop_cv_.wait_for(lock, wait,
                           [&] { return stopping_ || trigger_pending_ || poke_pending_ || !restart_pending_.empty(); });
       if (stopping_) break;
+      if (trigger_pending_ && options_.trigger_settle.count() > 0) {
+        // The master notifies once per change: let the rest of a burst arrive (e.g. the next
+        // instances of a throttled rollout, released one report at a time) to fetch them all at once.
+        loop_cv_.wait_for(lock, options_.trigger_settle, [&] { return stopping_; });
+        if (stopping_) break;
+      }
       restarts.swap(restart_pending_);
       fetch = trigger_pending_;
       poked = poke_pending_;

@@ -43,6 +43,7 @@ struct ReconcilerOptions {
   std::string node_name;                                 // KONTENA_NODE_NAME of the containers
   std::chrono::milliseconds interval{30'000};            // full pass (fetch desired) period
   std::chrono::milliseconds fetch_retry{5'000};          // after a failed fetch
+  std::chrono::milliseconds trigger_settle{50};          // a trigger() waits this long for more (coalesced)
   std::chrono::seconds port_wait_timeout{300};           // wait_for_port
   std::chrono::milliseconds port_wait_interval{1'000};
   std::chrono::milliseconds port_probe_timeout{1'000};

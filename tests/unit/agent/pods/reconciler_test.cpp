@@ -783,6 +783,30 @@ TEST_F(Fixture, LoopFetchesOnStartAndCoalescesTriggers) {
   EXPECT_TRUE(engine.container("shop.web-1"));
 }
 
+TEST_F(Fixture, ABurstOfTriggersGivesOneFetch) {
+  ReconcilerOptions o;
+  o.watch_events = false;
+  o.trigger_settle = 500ms;  // roomy for a loaded machine; the agent's default is 50 ms
+  PodReconciler r(engine, clock, o, nullptr, prober);
+  std::atomic<int> fetches{0};
+  r.start([&] {
+    ++fetches;
+    return std::vector<ServicePod>{pod("web", 1)};
+  });
+  for (int i = 0; i < 1000 && r.passes() < 1; ++i) std::this_thread::sleep_for(10ms);
+  ASSERT_EQ(r.passes(), 1);
+  // The master notifies once per change: three notifications 20 ms apart, one fetch.
+  for (int i = 0; i < 3; ++i) {
+    r.trigger();
+    std::this_thread::sleep_for(20ms);
+  }
+  for (int i = 0; i < 1000 && r.passes() < 2; ++i) std::this_thread::sleep_for(10ms);
+  std::this_thread::sleep_for(700ms);
+  r.stop();
+  EXPECT_EQ(fetches.load(), 2);
+  EXPECT_EQ(r.passes(), 2);
+}
+
 TEST_F(Fixture, LoopKeepsContainersWhenTheMasterDoesNotAnswer) {
   engine.add_container(protocol::container_spec(pod("web", 1), "n"));
   std::atomic<int> fetches{0};
