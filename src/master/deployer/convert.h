@@ -32,7 +32,10 @@ scheduler::ServiceSpec service_spec(const Service& service, const Grid& grid);
 scheduler::SchedulerNode scheduler_node(const Node& node, std::chrono::system_clock::time_point not_before,
                                         std::vector<scheduler::NodeInstance> others);
 
-// spec.deploy.min_health (default 0.8) -> instances deployed at once: max(1, floor(n*(1-min))), <= 20.
+// At most this many instances of one deploy are deploying at once (the original's limit).
+inline constexpr int kMaxInFlight = 20;
+// spec.deploy.min_health (default 0.8) -> running instances a deploy may take down at once:
+// max(1, floor(n*(1-min))), <= kMaxInFlight.
 int max_in_flight(int instances, double min_health);
 double min_health(const Json& spec);
 

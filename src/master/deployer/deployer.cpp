@@ -338,6 +338,13 @@ void Deployer::Impl::advance_service_deploys(TimePoint now) {
   }
 }
 
+bool Deployer::Impl::serving(const GridView& gv, std::int64_t service, int number) {
+  for (const auto& inst : gv.instances)
+    if (inst.service_id == service && inst.instance_number == number)
+      return inst.desired_state == "running" && inst.state == "running" && inst.node_id != 0;
+  return false;
+}
+
 void Deployer::Impl::start_run(Run& run, ServiceDeploy& d, const Service& svc, TimePoint now) {
   GridView gv = load_grid(svc.grid_id);
   run.deploy_rev = format_time_ms(d.started_at);
@@ -358,6 +365,7 @@ void Deployer::Impl::start_run(Run& run, ServiceDeploy& d, const Service& svc, T
         if (!n) fail(ErrorKind::conflict, "instance " + std::to_string(item.number) + ": node " + item.node_name + " no longer exists");
         item.node = n->id;
         item.state = "pending";
+        item.throttled = deployer::service_spec(svc, gv.grid).stateful || serving(gv, svc.id, item.number);
       }
       run.items.push_back(std::move(item));
     }
@@ -370,6 +378,7 @@ void Deployer::Impl::start_run(Run& run, ServiceDeploy& d, const Service& svc, T
       item.number = a.instance_number;
       item.node = gv.nodes[a.node_index].id;
       item.node_name = gv.nodes[a.node_index].name;
+      item.throttled = spec.stateful || serving(gv, svc.id, a.instance_number);
       run.items.push_back(std::move(item));
     }
     for (const auto& inst : gv.instances)
@@ -427,7 +436,8 @@ bool Deployer::Impl::step(Run& run, ServiceDeploy& d, const Service& svc, TimePo
   };
   for (bool progress = true; progress;) {
     progress = false;
-    int in_flight = 0;
+    int in_flight = 0;            // every instance being deployed (at most kMaxInFlight)
+    int throttled_in_flight = 0;  // those that count against min_health (at most run.limit)
     for (auto& item : run.items) {
       if (item.state != "deploying") continue;
       auto inst = store.instance(svc.id, item.number);
@@ -449,10 +459,12 @@ bool Deployer::Impl::step(Run& run, ServiceDeploy& d, const Service& svc, TimePo
         fail_item(item, why);
       }
       ++in_flight;
+      throttled_in_flight += item.throttled;
     }
     for (auto& item : run.items) {
-      if (in_flight >= run.limit) break;
+      if (in_flight >= deployer::kMaxInFlight) break;
       if (item.state != "pending") continue;
+      if (item.throttled && throttled_in_flight >= run.limit) continue;
       const auto now_ms = unix_ms(now);
       std::int64_t old_node = 0;
       bool placed = false;
@@ -490,6 +502,7 @@ bool Deployer::Impl::step(Run& run, ServiceDeploy& d, const Service& svc, TimePo
       item.state = "deploying";
       item.started = now;
       ++in_flight;
+      throttled_in_flight += item.throttled;
       changed = progress = true;
     }
   }

@@ -27,11 +27,14 @@ struct Deployer::Impl {
     std::string state = "pending";  // pending | deploying | running | error | removed
     std::string error;
     TimePoint started{};
+    // Counts against min_health: the instance runs now (the deploy may take it down), or the
+    // service is stateful (its instances start in order, as clustered stores expect).
+    bool throttled = true;
   };
   struct Run {
     std::vector<Item> items;
     std::string deploy_rev;
-    int limit = 1;
+    int limit = 1;  // throttled items in flight at once (min_health)
   };
   // One read of a grid: what the scheduler needs.
   struct GridView {
@@ -42,6 +45,8 @@ struct Deployer::Impl {
     const Node* node(std::int64_t id) const;
     const Node* node_named(const std::string& name) const;
   };
+  // The instance runs now: deploying it may take it down, so it counts against min_health.
+  static bool serving(const GridView& gv, std::int64_t service, int number);
 
   Store& store;
   const Clock& clock;

@@ -12,7 +12,7 @@ int count_state(const Json& items, const std::string& state) {
   return n;
 }
 
-TEST_F(DeployerTest, RollingDeployOneAtATimeByDefaultAndSucceedsOnReports) {
+TEST_F(DeployerTest, FirstDeployStartsNewInstancesAtOnceAndSucceedsOnReports) {
   add_node("node-1");
   add_node("node-2");
   auto svc = add_service("web", spec(3));
@@ -24,20 +24,17 @@ TEST_F(DeployerTest, RollingDeployOneAtATimeByDefaultAndSucceedsOnReports) {
   auto d = last_deploy(svc.id);
   EXPECT_EQ(d.state, "ongoing");
   ASSERT_EQ(d.instances.size(), 3u);
-  // min_health 0.8 with 3 instances: floor(3 * 0.2) = 0 -> one at a time, in instance order.
-  EXPECT_EQ(d.instances[0]["state"], "deploying");
-  EXPECT_EQ(d.instances[1]["state"], "pending");
-  EXPECT_EQ(d.instances[2]["state"], "pending");
-  ASSERT_EQ(instances(svc.id).size(), 1u);
-  auto first = instances(svc.id)[0];
-  EXPECT_EQ(first.instance_number, 1);
-  EXPECT_EQ(first.desired_state, "running");
-  EXPECT_EQ(first.deploy_rev, format_time_ms(d.started_at));
-  EXPECT_EQ(link_.notified(), std::set<std::int64_t>{first.node_id});
-
-  // Nothing moves until the agent reports.
+  // Nothing runs yet, so min_health has nothing to protect: all three start at once.
+  EXPECT_EQ(count_state(d.instances, "deploying"), 3);
+  ASSERT_EQ(instances(svc.id).size(), 3u);
+  for (const auto& inst : instances(svc.id)) {
+    EXPECT_EQ(inst.desired_state, "running");
+    EXPECT_EQ(inst.deploy_rev, format_time_ms(d.started_at));
+  }
+  // Nothing finishes until the agents report.
   tick();
-  EXPECT_EQ(instances(svc.id).size(), 1u);
+  EXPECT_EQ(last_deploy(svc.id).state, "ongoing");
+  auto first = instances(svc.id)[0];
   report(first, "running");
   auto inst = instances(svc.id)[0];
   EXPECT_EQ(inst.state, "running");
@@ -45,8 +42,7 @@ TEST_F(DeployerTest, RollingDeployOneAtATimeByDefaultAndSucceedsOnReports) {
   tick();
   d = last_deploy(svc.id);
   EXPECT_EQ(d.instances[0]["state"], "running");
-  EXPECT_EQ(d.instances[1]["state"], "deploying");
-  EXPECT_EQ(instances(svc.id).size(), 2u);
+  EXPECT_EQ(count_state(d.instances, "deploying"), 2);
 
   d = run_deploy(svc.id);
   EXPECT_EQ(d.state, "success") << d.error;
@@ -58,6 +54,55 @@ TEST_F(DeployerTest, RollingDeployOneAtATimeByDefaultAndSucceedsOnReports) {
   for (auto& i : instances(svc.id)) nodes.insert(i.node_id);
   EXPECT_EQ(nodes.size(), 2u);
   EXPECT_TRUE(has_event("service:deploy", "finished"));
+}
+
+TEST_F(DeployerTest, RedeployOfRunningInstancesRollsOneAtATimeByDefault) {
+  add_node("node-1");
+  add_node("node-2");
+  auto svc = add_service("web", spec(3));
+  deployer_->deploy_service(svc, false, "deploy");
+  ASSERT_EQ(run_deploy(svc.id).state, "success");
+  clock_.advance(1s);
+  link_.clear();
+  deployer_->deploy_service(service(svc.id), true, "deploy");
+  tick();
+  auto d = last_deploy(svc.id);
+  EXPECT_EQ(d.state, "ongoing");
+  ASSERT_EQ(d.instances.size(), 3u);
+  // min_health 0.8 with 3 running instances: floor(3 * 0.2) = 0 -> one at a time, in order.
+  EXPECT_EQ(d.instances[0]["state"], "deploying");
+  EXPECT_EQ(d.instances[1]["state"], "pending");
+  EXPECT_EQ(d.instances[2]["state"], "pending");
+  auto first = instances(svc.id)[0];
+  EXPECT_EQ(first.instance_number, 1);
+  EXPECT_EQ(first.deploy_rev, format_time_ms(d.started_at));
+  EXPECT_NE(instances(svc.id)[1].deploy_rev, first.deploy_rev);
+  EXPECT_EQ(link_.notified(), std::set<std::int64_t>{first.node_id});
+
+  // Nothing moves until the agent reports.
+  tick();
+  EXPECT_EQ(last_deploy(svc.id).instances[1]["state"], "pending");
+  report(first, "running");
+  tick();
+  d = last_deploy(svc.id);
+  EXPECT_EQ(d.instances[0]["state"], "running");
+  EXPECT_EQ(d.instances[1]["state"], "deploying");
+  EXPECT_EQ(d.instances[2]["state"], "pending");
+  d = run_deploy(svc.id);
+  EXPECT_EQ(d.state, "success") << d.error;
+  EXPECT_EQ(count_state(d.instances, "running"), 3);
+}
+
+TEST_F(DeployerTest, StatefulInstancesStartOneAfterTheOtherEvenTheFirstTime) {
+  add_node("node-1");
+  add_node("node-2");
+  auto svc = add_service("db", spec(3, {{"stateful", true}}));
+  deployer_->deploy_service(svc, false, "deploy");
+  tick();
+  auto d = last_deploy(svc.id);
+  EXPECT_EQ(count_state(d.instances, "deploying"), 1);
+  EXPECT_EQ(d.instances[0]["state"], "deploying");
+  EXPECT_EQ(run_deploy(svc.id).state, "success");
 }
 
 TEST_F(DeployerTest, InstancesNotReachedYetKeepTheirContainerDuringARollingUpdate) {
@@ -83,7 +128,7 @@ TEST_F(DeployerTest, InstancesNotReachedYetKeepTheirContainerDuringARollingUpdat
   EXPECT_EQ(run_deploy(svc.id).state, "success");
 }
 
-TEST_F(DeployerTest, MinHealthLimitsInstancesInFlight) {
+TEST_F(DeployerTest, MinHealthLimitsRunningInstancesInFlight) {
   for (int i = 1; i <= 4; ++i) add_node("node-" + std::to_string(i));
   struct Case {
     int instances;
@@ -97,9 +142,15 @@ TEST_F(DeployerTest, MinHealthLimitsInstancesInFlight) {
     auto svc = add_service("svc-" + std::to_string(k++), sp);
     deployer_->deploy_service(svc, false, "deploy");
     tick();
+    // The first deploy: no instance runs yet, all start at once (at most 20).
+    EXPECT_EQ(count_state(last_deploy(svc.id).instances, "deploying"), std::min(c.instances, 20));
+    ASSERT_EQ(run_deploy(svc.id).state, "success");
+    // A redeploy takes running instances down: at most the min_health share at once.
+    clock_.advance(1s);
+    deployer_->deploy_service(service(svc.id), true, "deploy");
+    tick();
     auto d = last_deploy(svc.id);
     EXPECT_EQ(count_state(d.instances, "deploying"), c.in_flight) << c.instances << " " << c.min_health;
-    EXPECT_EQ(static_cast<int>(instances(svc.id).size()), c.in_flight);
     // The limit holds while reports come in.
     report_running(svc.id);
     tick();
@@ -116,9 +167,10 @@ TEST_F(DeployerTest, ErrorReportFailsTheDeployNamingInstanceNodeAndReason) {
   auto svc = add_service("web", spec(2));
   deployer_->deploy_service(svc, false, "deploy");
   tick();
-  report_running(svc.id);
-  tick();
-  auto second = instances(svc.id)[1];
+  auto both = instances(svc.id);
+  ASSERT_EQ(both.size(), 2u);
+  report(both[0], "running");
+  auto second = both[1];
   report(second, "missing", "image \"x:1\" not found and no registry could be reached");
   tick();
   auto d = last_deploy(svc.id);
@@ -267,7 +319,8 @@ TEST_F(DeployerTest, StoppingDuringADeployAbortsIt) {
 TEST_F(DeployerTest, MasterRestartMidDeployResumes) {
   add_node("node-1");
   add_node("node-2");
-  auto svc = add_service("web", spec(3));
+  // stateful: its instances start one after the other, so the restart comes mid-way
+  auto svc = add_service("web", spec(3, {{"stateful", true}}));
   deployer_->deploy_service(svc, false, "deploy");
   tick();
   report_running(svc.id);
@@ -291,7 +344,7 @@ TEST_F(DeployerTest, MasterRestartMidDeployResumes) {
 
 TEST_F(DeployerTest, StartedThreadReactsToReportsAtOnce) {
   add_node("node-1");
-  auto sp = spec(3);
+  auto sp = spec(3, {{"stateful", true}});  // stateful: its instances start one after the other
   auto svc = add_service("web", sp);
   deployer_->start();
   deployer_->deploy_service(svc, false, "deploy");
