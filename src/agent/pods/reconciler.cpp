@@ -417,6 +417,8 @@ void PodReconciler::apply(const Action& a, PodRuntime* rt, Outcome& out) {
         int restarts = rt->restarts;
         bool crashed = a.kind == ActionKind::recreate && !a.running && a.reason.find("dead") != std::string::npos;
         if (a.kind == ActionKind::recreate) {
+          // The new image first: when it cannot be had, the old container keeps running.
+          docker_.ensure_image(pod->image, "", nullptr);
           stop_container(a.container_id, pod, a.running, a.grace, out);
           docker_.remove_container(a.container_id, true);
           forget_ip(a.container_id);

@@ -272,6 +272,34 @@ TEST_F(Fixture, NewDeployRevRepullsAndRecreatesOnlyOnANewImage) {
   EXPECT_TRUE(mutations().empty());
 }
 
+TEST_F(Fixture, RecreateToAMissingImageKeepsTheOldContainerRunning) {
+  rec->reconcile({pod("web", 1, 1)});
+  auto old = engine.container("shop.web-1")->id;
+  mutations();
+  auto p = pod("web", 1, 2);
+  p.image = "nope:1";
+  auto r = rec->reconcile({p});
+  ASSERT_EQ(r.errors.size(), 1u);
+  EXPECT_NE(r.errors[0].find("recreate shop.web-1 failed: unavailable: cannot pull image nope:1"), std::string::npos)
+      << r.errors[0];
+  // Nothing was stopped or removed: the old container still serves.
+  auto m = mutations();
+  for (const auto& line : m) EXPECT_TRUE(line.rfind("pull", 0) == 0) << line;
+  auto c = engine.container("shop.web-1");
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->id, old);
+  EXPECT_EQ(c->state, "running");
+  ASSERT_EQ(r.reported.size(), 1u);
+  EXPECT_NE(r.reported[0].error.find("cannot pull image nope:1"), std::string::npos);
+  // Once the image is there, the recreate goes through.
+  clock.advance(1s);
+  engine.add_image("nope:1", "sha256:n1");
+  r = rec->reconcile({p});
+  EXPECT_TRUE(r.errors.empty());
+  EXPECT_NE(engine.container("shop.web-1")->id, old);
+  EXPECT_EQ(r.reported[0].state, "running");
+}
+
 TEST_F(Fixture, DesiredStoppedThenRunningAgain) {
   rec->reconcile({pod("web", 1)});
   mutations();
