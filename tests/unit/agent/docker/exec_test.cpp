@@ -11,6 +11,7 @@
 #include "agent/docker/engine_client.h"
 #include "agent/docker/stream_decoder.h"
 #include "common/error.h"
+#include "docker_test_util.h"
 #include "fake_engine.h"
 
 using namespace kontena::agent::docker;
@@ -21,33 +22,9 @@ using kontena::ErrorKind;
 
 namespace {
 
-std::string frame(int stream, const std::string& payload) {
-  std::string h(8, '\0');
-  h[0] = static_cast<char>(stream);
-  auto n = static_cast<std::uint32_t>(payload.size());
-  h[4] = static_cast<char>((n >> 24) & 0xff);
-  h[5] = static_cast<char>((n >> 16) & 0xff);
-  h[6] = static_cast<char>((n >> 8) & 0xff);
-  h[7] = static_cast<char>(n & 0xff);
-  return h + payload;
-}
-
 // What dockerd 20.10 answers an attached exec start with: no length, the body ends with the
 // connection, and it calls the (multiplexed) stream "raw".
 const std::string kHijackHead = "HTTP/1.1 200 OK\r\nContent-Type: application/vnd.docker.raw-stream\r\n\r\n";
-
-template <class F>
-Error catch_error(F f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e;
-  }
-  ADD_FAILURE() << "no kontena::Error thrown";
-  return Error(ErrorKind::internal, "none");
-}
-
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
 
 // A fake engine that runs one exec: the output `wire` (written in pieces of `step` bytes) and the
 // exit code, reported after `running_polls` inspections that still say Running.

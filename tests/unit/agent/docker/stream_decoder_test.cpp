@@ -9,23 +9,14 @@
 #include <vector>
 
 #include "common/error.h"
+#include "docker_test_util.h"
 
 using namespace kontena::agent::docker;
+using namespace kontena::agent::docker::testing;
 using kontena::Error;
 using kontena::ErrorKind;
 
 namespace {
-
-std::string frame(int stream, const std::string& payload) {
-  std::string h(8, '\0');
-  h[0] = static_cast<char>(stream);
-  auto n = static_cast<std::uint32_t>(payload.size());
-  h[4] = static_cast<char>((n >> 24) & 0xff);
-  h[5] = static_cast<char>((n >> 16) & 0xff);
-  h[6] = static_cast<char>((n >> 8) & 0xff);
-  h[7] = static_cast<char>(n & 0xff);
-  return h + payload;
-}
 
 std::string chunked(const std::vector<std::string>& chunks) {
   std::string out;
