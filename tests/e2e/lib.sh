@@ -701,6 +701,24 @@ node_kontena_ps() {
     awk '{ printf "%s %s %s %s\n", $1, $2, $3, substr($4, 1, 12) }' | sort
 }
 
+# stacks_grid_up [SERVER FLAG...]: on the test bed that is up, the master (with these flags), the
+# admin logged in, the grid `demo` (E2E_GRID) and one agent per node joined with its token (TOKEN)
+# and online; NODE[i] is node i's name.
+stacks_grid_up() {
+  local i
+  start_server_on_testbed "$@"
+  login_admin
+  assert_ok kontena grid create demo
+  E2E_GRID=demo
+  TOKEN=$(grid_token demo)
+  NODE=()
+  for ((i = 1; i <= E2E_TESTBED_NODES; i++)); do
+    NODE[i]=$(testbed_netns "$i")
+    agent_start "$i" --grid-token "$TOKEN" --reconcile-interval 2
+  done
+  for ((i = 1; i <= E2E_TESTBED_NODES; i++)); do wait_node_status "${NODE[i]}" online 30; done
+}
+
 # stack_ps [STACK]: node_kontena_ps of every node of the test bed, each line prefixed with the
 # node's index: "I NAME STATE IMAGE ID", sorted by name.
 stack_ps() {

@@ -21,17 +21,7 @@ for i in 1 2 3; do
   e2e_build_web_image "$i" local/web:v1
   e2e_build_web_image "$i" local/web:v2
 done
-start_server_on_testbed
-login_admin
-assert_ok kontena grid create demo
-E2E_GRID=demo
-TOKEN=$(grid_token demo)
-NODE=()
-for i in 1 2 3; do
-  NODE[i]=$(testbed_netns "$i")
-  agent_start "$i" --grid-token "$TOKEN" --reconcile-interval 2
-done
-for i in 1 2 3; do wait_node_status "${NODE[i]}" online 30; done
+stacks_grid_up
 
 # On a failed wait: what every node runs and what the master says.
 e2e_diagnose() {

@@ -23,17 +23,7 @@ MARGIN=15   # seconds allowed on top for the deploys themselves on a loaded 2-co
 
 e2e_testbed_up 3
 for i in 1 2 3; do e2e_build_web_image "$i" local/web:v1; done
-start_server_on_testbed --grace-ha "${GRACE}s" --reschedule-interval "${INTERVAL}s"
-login_admin
-assert_ok kontena grid create demo
-E2E_GRID=demo
-TOKEN=$(grid_token demo)
-NODE=()
-for i in 1 2 3; do
-  NODE[i]=$(testbed_netns "$i")
-  agent_start "$i" --grid-token "$TOKEN" --reconcile-interval 2
-done
-for i in 1 2 3; do wait_node_status "${NODE[i]}" online 30; done
+stacks_grid_up --grace-ha "${GRACE}s" --reschedule-interval "${INTERVAL}s"
 
 e2e_diagnose() {
   echo "nodes:"
