@@ -202,9 +202,7 @@ std::shared_ptr<ChannelListener> AgentHub::open(const HttpRequest& upgrade, std:
     channel->close(1011, "internal error: see the master's log");
     return nullptr;
   }
-  std::optional<Grid> grid;
-  for (auto& g : store_.grids())
-    if (g.id == node.grid_id) grid = g;
+  std::optional<Grid> grid = store_.grid_by_id(node.grid_id);
 
   Completions failed;
   if (auto it = by_node_.find(node.id); it != by_node_.end()) {
@@ -606,12 +604,10 @@ void AgentHub::mark_offline(std::int64_t node_id) {
 void AgentHub::send_node_info(const Session& session) {
   auto node = store_.node_by_id(session.ref.node);
   if (!node) return;
-  for (auto& g : store_.grids()) {
-    if (g.id != node->grid_id) continue;
-    session.channel->send_text(
-        proto::encode(proto::RpcNotification{std::string(proto::kMethodNodeInfo), Json::array({node_info(*node, g)})}));
-    return;
-  }
+  auto grid = store_.grid_by_id(node->grid_id);
+  if (!grid) return;
+  session.channel->send_text(
+      proto::encode(proto::RpcNotification{std::string(proto::kMethodNodeInfo), Json::array({node_info(*node, *grid)})}));
 }
 
 void AgentHub::flush_peer_updates() {
@@ -620,14 +616,15 @@ void AgentHub::flush_peer_updates() {
   std::set<std::int64_t> grids_changed;
   grids_changed.swap(peers_changed_);
   try {
-    for (const auto& grid : store_.grids()) {
-      if (!grids_changed.count(grid.id)) continue;
-      const auto nodes = store_.nodes_of_grid(grid.id);
+    for (std::int64_t grid_id : grids_changed) {
+      const auto grid = store_.grid_by_id(grid_id);
+      if (!grid) continue;
+      const auto nodes = store_.nodes_of_grid(grid->id);
       for (const auto& node : nodes) {
         const auto* session = current_session(node.id);
         if (!session) continue;
         session->channel->send_text(proto::encode(proto::RpcNotification{
-            std::string(proto::kMethodNodeInfo), Json::array({node_info(node, grid, nodes)})}));
+            std::string(proto::kMethodNodeInfo), Json::array({node_info(node, *grid, nodes)})}));
       }
     }
   } catch (const std::exception& e) {
