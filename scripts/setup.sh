@@ -18,6 +18,8 @@ PACKAGES=(
   docker-registry
   # the multi-node test bed builds its local busybox image from this (tests/testbed)
   busybox-static
+  # benchmarks: dnsmasq is the DNS baseline the agent's resolver is measured against (bench/)
+  dnsmasq-base
 )
 
 log() { printf 'setup: %s\n' "$*" >&2; }
