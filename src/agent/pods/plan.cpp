@@ -156,6 +156,7 @@ Plan plan(const PlanInput& in) {
       rt.down_since.reset();
       rt.running_since.reset();
       rt.unhealthy = false;
+      rt.health_known = false;
       rt.next_health_check.reset();
       rt.port_wait_deadline.reset();
       if (c) {
@@ -220,6 +221,7 @@ Plan plan(const PlanInput& in) {
       if (long_run) rt.restarts = 0;
       rt.running_since.reset();
       rt.unhealthy = false;
+      rt.health_known = false;
       rt.next_health_check.reset();
     }
     TimePoint at = *rt.down_since + backoff_delay(rt.restarts, in.options.backoff_cap);

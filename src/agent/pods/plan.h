@@ -62,6 +62,7 @@ struct PodRuntime {
   std::optional<TimePoint> running_since;   // first seen running (agent clock)
   std::optional<TimePoint> down_since;      // first seen not running, or attempt failed
   bool unhealthy = false;                   // the last health check failed
+  bool health_known = false;                // a health check ran since the container (re)started
   std::optional<TimePoint> next_health_check;
   std::optional<TimePoint> port_wait_deadline;  // wait_for_port in progress until then
   std::string last_error;

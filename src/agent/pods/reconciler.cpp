@@ -174,6 +174,7 @@ void PodReconciler::run_health_checks(const std::vector<Observed>& observed) {
     r.next_health_check = clock_.now() + std::chrono::seconds(hc.interval);
     due(*r.next_health_check);
     r.unhealthy = !res.healthy;
+    r.health_known = true;
     if (!res.healthy)
       spdlog::warn("pods: health check failed pod={} container={} check={}://{}:{}{} detail={}", k.str(), c->name,
                    hc.protocol, ip, hc.port, hc.protocol == "http" ? hc.uri : "", res.detail);
@@ -217,6 +218,58 @@ std::string PodReconciler::container_ip(const std::string& id, const ServicePod&
   return ip;
 }
 
+void PodReconciler::attach_network(const ServicePod& pod, docker::ContainerSpec& spec) {
+  if (!pod.network || !pod.network->ip.empty()) return;
+  if (network_) {
+    network_->attach(pod, spec);
+    return;
+  }
+  // No overlay on this node (kontena-agent --no-overlay): Docker's default network.
+  spec.network_ips.erase(pod.network->name);
+  if (spec.network_mode == pod.network->name) spec.network_mode.clear();
+}
+
+void PodReconciler::release_address(const std::string& container_name) {
+  if (network_) network_->release(container_name);
+}
+
+std::vector<RunningInstance> PodReconciler::running_instances() const {
+  std::lock_guard lock(instances_mu_);
+  return instances_;
+}
+
+// After a pass: the running instances for service discovery; tells the listener when they changed.
+void PodReconciler::update_instances() {
+  std::vector<RunningInstance> now;
+  for (const auto& pod : desired_) {
+    if (pod.desired_state != "running") continue;
+    auto rt = runtime_.find(key_of(pod));
+    if (rt == runtime_.end() || rt->second.container_id.empty() || !rt->second.running_since ||
+        rt->second.down_since)
+      continue;
+    RunningInstance ri;
+    ri.pod = pod;
+    ri.container_name = protocol::container_name(pod);
+    ri.ip = container_ip(rt->second.container_id, pod);
+    if (ri.ip.empty()) continue;
+    if (pod.health_check && rt->second.health_known) ri.healthy = !rt->second.unhealthy;
+    now.push_back(std::move(ri));
+  }
+  bool changed;
+  {
+    std::lock_guard lock(instances_mu_);
+    changed = now != instances_;
+    if (changed) instances_ = std::move(now);
+  }
+  if (changed && instances_changed_) {
+    try {
+      instances_changed_();
+    } catch (const std::exception& e) {
+      spdlog::warn("pods: instances listener failed error={}", what(e));
+    }
+  }
+}
+
 void PodReconciler::cleanup_hook_containers() {
   try {
     for (auto& c : docker_.list_containers({std::string(protocol::kLabelContainerType) + "=" +
@@ -240,6 +293,7 @@ void PodReconciler::run_pre_start_hooks(const ServicePod& pod, Outcome& out) {
       it = it->first.rfind(protocol::kLabelHealthPrefix, 0) == 0 ? spec.labels.erase(it) : std::next(it);
     spec.labels[protocol::kLabelContainerType] = protocol::kContainerTypeHook;
     spec.labels[protocol::kLabelContainerName] = spec.name;
+    attach_network(pod, spec);
     std::string label = "pre_start hook " + (hook.name.empty() ? std::to_string(i + 1) : "\"" + hook.name + "\"");
     try {
       docker_.remove_container(spec.name, true);
@@ -270,6 +324,7 @@ void PodReconciler::run_pre_start_hooks(const ServicePod& pod, Outcome& out) {
         docker_.remove_container(id, true);
       } catch (...) {
       }
+      release_address(spec.name);
       throw;
     }
     try {
@@ -277,6 +332,7 @@ void PodReconciler::run_pre_start_hooks(const ServicePod& pod, Outcome& out) {
     } catch (const std::exception& e) {
       spdlog::debug("pods: hook container removal failed id={} error={}", id, what(e));
     }
+    release_address(spec.name);
     if (exit_code != 0)
       fail(ErrorKind::invalid, label + " (" + hook.cmd + ") exited with code " + std::to_string(exit_code));
     spdlog::info("pods: hook done pod={} phase=pre_start hook={}", key_of(pod).str(), hook.name);
@@ -330,6 +386,7 @@ std::string PodReconciler::create_and_start(const ServicePod& pod, PodRuntime& r
   docker_.ensure_image(pod.image, "", nullptr);
   run_pre_start_hooks(pod, out);
   docker::ContainerSpec spec = protocol::container_spec(pod, options_.node_name);
+  attach_network(pod, spec);
   std::string id;
   try {
     id = docker_.create_container(spec);
@@ -377,7 +434,12 @@ void PodReconciler::apply(const Action& a, PodRuntime* rt, Outcome& out) {
         stop_container(a.container_id, hooks_of, a.running, a.grace, out);
         docker_.remove_container(a.container_id, true);
         forget_ip(a.container_id);
-        if (pod && pod->desired_state == "terminated") set_state("missing", "");
+        // A container of this pod comes back under the same name only if the pod is still desired.
+        if (!pod && !a.container_name.empty()) release_address(a.container_name);
+        if (pod && pod->desired_state == "terminated") {
+          if (!a.container_name.empty()) release_address(a.container_name);
+          set_state("missing", "");
+        }
         break;
       case ActionKind::stop:
         stop_container(a.container_id, pod, true, a.grace, out);
@@ -390,6 +452,7 @@ void PodReconciler::apply(const Action& a, PodRuntime* rt, Outcome& out) {
         docker_.start_container(a.container_id);
         rt->running_since = clock_.now();
         rt->unhealthy = false;
+        rt->health_known = false;
         rt->next_health_check.reset();
         rt->last_error.clear();
         if (pod->wait_for_port) rt->port_wait_deadline = clock_.now() + options_.port_wait_timeout;
@@ -405,6 +468,7 @@ void PodReconciler::apply(const Action& a, PodRuntime* rt, Outcome& out) {
         rt->running_since = clock_.now();
         rt->down_since.reset();
         rt->unhealthy = false;
+        rt->health_known = false;
         rt->next_health_check.reset();
         rt->last_error.clear();
         if (pod->wait_for_port) rt->port_wait_deadline = clock_.now() + options_.port_wait_timeout;
@@ -632,6 +696,14 @@ PassResult PodReconciler::pass(bool full) {
       it = running.count(it->first) ? std::next(it) : ip_cache_.erase(it);
   }
   run_health_checks(observed);
+  // Addresses held in IPAM by containers that no longer exist (a crash between create and
+  // record, a container removed by hand) go back to the pool, once a minute.
+  if (network_ && full && (!next_address_cleanup_ || clock_.now() >= *next_address_cleanup_)) {
+    std::set<std::string> names;
+    for (auto& o : observed) names.insert(o.name);
+    network_->cleanup(names);
+    next_address_cleanup_ = clock_.now() + std::chrono::seconds(60);
+  }
 
   PlanInput in;
   in.desired = desired_;
@@ -693,6 +765,7 @@ PassResult PodReconciler::pass(bool full) {
   }
   for (auto it = last_reported_.begin(); it != last_reported_.end();)
     it = desired_keys.count(it->first) ? std::next(it) : last_reported_.erase(it);
+  update_instances();
   return result;
 }
 

@@ -33,6 +33,7 @@
 
 #include "agent/docker/docker_client.h"
 #include "agent/pods/plan.h"
+#include "agent/pods/pod_network.h"
 #include "agent/pods/prober.h"
 #include "common/clock.h"
 #include "protocol/service_pod.h"
@@ -66,6 +67,19 @@ struct HealthResult {
   std::string detail;
 };
 
+// A service instance running on this node, as service discovery needs it (agent/dns).
+struct RunningInstance {
+  ServicePod pod;
+  std::string container_name;
+  std::string ip;                  // the container's address (its overlay address when it has one)
+  std::optional<bool> healthy;     // nullopt: no health check, or none ran since it started
+  bool operator==(const RunningInstance& o) const {
+    return pod.service_id == o.pod.service_id && pod.instance_number == o.pod.instance_number &&
+           pod.service_name == o.pod.service_name && pod.stack_name == o.pod.stack_name &&
+           pod.labels == o.pod.labels && container_name == o.container_name && ip == o.ip && healthy == o.healthy;
+  }
+};
+
 struct PassResult {
   std::vector<Action> actions;           // what was applied (also failed ones)
   std::vector<std::string> errors;       // one line per failed action
@@ -88,6 +102,13 @@ class PodReconciler {
   PodReconciler& operator=(const PodReconciler&) = delete;
 
   void on_health(HealthReporter f) { health_reporter_ = std::move(f); }
+  // The overlay (agent NetworkSync): set before start(). Without one, a pod's overlay network is
+  // left out and its container joins Docker's default network.
+  void set_network(std::shared_ptr<PodNetwork> network) { network_ = std::move(network); }
+  // Called (on the pass thread) when running_instances() changed after a pass.
+  void on_instances_changed(std::function<void()> f) { instances_changed_ = std::move(f); }
+  // The instances desired running here whose container runs, as of the end of the last pass.
+  std::vector<RunningInstance> running_instances() const;
   void on_oneshot_hook(OneshotReporter f) { oneshot_reporter_ = std::move(f); }
 
   // --- synchronous
@@ -140,6 +161,9 @@ class PodReconciler {
   void forget_ip(const std::string& id);
   void port_waits(std::map<PodKey, protocol::PodState>& states, std::map<PodKey, bool>& hold);
   void cleanup_hook_containers();
+  void attach_network(const ServicePod& pod, docker::ContainerSpec& spec);
+  void release_address(const std::string& container_name);
+  void update_instances();
   void loop(DesiredSource source);
   void due(TimePoint t);
 
@@ -151,6 +175,11 @@ class PodReconciler {
   std::shared_ptr<ContainerExec> exec_;
   HealthReporter health_reporter_;
   OneshotReporter oneshot_reporter_;
+  std::shared_ptr<PodNetwork> network_;
+  std::function<void()> instances_changed_;
+  mutable std::mutex instances_mu_;              // guards instances_
+  std::vector<RunningInstance> instances_;
+  std::optional<TimePoint> next_address_cleanup_;
 
   mutable std::mutex pass_mu_;  // one pass at a time; guards everything below but the loop state
   bool have_desired_ = false;
