@@ -90,6 +90,18 @@ _e2e_cleanup() {
     pid=${E2E_PIDS[$i]:-}
     [[ -n "$pid" ]] && _e2e_stop_pid "$pid" 5
   done
+  # etcd members outlive an agent killed with SIGKILL (the next agent adopts them): end those the
+  # agents did not stop, by the PID and start time their pid files record.
+  local pf epid est
+  for pf in "$E2E_TMP"/agent-data-*/etcd/etcd.pid; do
+    [[ -f "$pf" ]] || continue
+    read -r epid est <"$pf" || continue
+    [[ "$epid" =~ ^[0-9]+$ ]] || continue
+    if [[ -n "$est" ]] && _tb_proc_alive "$epid" "$est" 2>/dev/null; then
+      kill -CONT "$epid" 2>/dev/null
+      _tb_stop_procs 10 etcd "$epid $est" >/dev/null 2>&1
+    fi
+  done
   if [[ $E2E_TESTBED == 1 ]]; then
     if [[ $rc -ne 0 ]]; then
       printf '\n----- test bed %s at the failure -----\n' "$TESTBED_NAME" >&2
@@ -497,6 +509,8 @@ agent_start() {
   [[ "$have" == *" --ping-timeout "* ]] || extra+=(--ping-timeout "$E2E_PING_TIMEOUT")
   [[ "$have" == *" --backoff-max "* ]] || extra+=(--backoff-max "$E2E_AGENT_BACKOFF_MAX")
   [[ "$have" == *" --log-level "* ]] || extra+=(--log-level debug)
+  # Each node's own agent files (its etcd member's data on initial nodes): never the machine's.
+  [[ "$have" == *" --data-dir "* ]] || extra+=(--data-dir "$E2E_TMP/agent-data-$i")
   local sock ns ip log="$E2E_TMP/agent-n$i.log"
   sock=$(testbed_docker_sock "$i") || fail "agent_start: node $i is not part of test bed $TESTBED_NAME"
   ns=$(testbed_netns "$i")
