@@ -718,6 +718,15 @@ node_kontena_ps() {
 # stacks_grid_up [SERVER FLAG...]: on the test bed that is up, the master (with these flags), the
 # admin logged in, the grid `demo` (E2E_GRID) and one agent per node joined with its token (TOKEN)
 # and online; NODE[i] is node i's name.
+# container_ip I NAME: the address of container NAME on node I (its overlay address when it is on
+# the kontena network, else Docker's default bridge address).
+container_ip() {
+  testbed_docker "$1" inspect -f \
+    '{{with index .NetworkSettings.Networks "kontena"}}{{.IPAddress}}{{else}}{{.NetworkSettings.IPAddress}}{{end}}' "$2"
+}
+
+# stacks_grid_up [SERVER ARGS...]: master, admin login, grid demo, one agent per node (with the
+# extra agent flags in the array E2E_AGENT_ARGS, if set), all online.
 stacks_grid_up() {
   local i
   start_server_on_testbed "$@"
@@ -728,7 +737,7 @@ stacks_grid_up() {
   NODE=()
   for ((i = 1; i <= E2E_TESTBED_NODES; i++)); do
     NODE[i]=$(testbed_netns "$i")
-    agent_start "$i" --grid-token "$TOKEN" --reconcile-interval 2
+    agent_start "$i" --grid-token "$TOKEN" --reconcile-interval 2 ${E2E_AGENT_ARGS[@]+"${E2E_AGENT_ARGS[@]}"}
   done
   for ((i = 1; i <= E2E_TESTBED_NODES; i++)); do wait_node_status "${NODE[i]}" online 30; done
 }

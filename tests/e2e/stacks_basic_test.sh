@@ -98,7 +98,8 @@ while read -r n node _; do
   assert_eq "demo shop web $n" "$(json '.[0].Config.Labels | "\(.["io.kontena.grid.name"]) \(.["io.kontena.stack.name"]) \(.["io.kontena.service.name"]) \(.["io.kontena.service.instance_number"])"' "$C")" \
     "io.kontena.* labels of shop.web-$n"
   [[ -n "$(json '.[0].Config.Labels["io.kontena.service.id"] // empty' "$C")" ]] || fail "shop.web-$n has no io.kontena.service.id label"
-  ip=$(json '.[0].NetworkSettings.IPAddress' "$C")
+  ip=$(json '.[0].NetworkSettings.Networks.kontena.IPAddress // empty' "$C")
+  [[ "$ip" == 10.81.* ]] || fail "shop.web-$n is not on the overlay network kontena: '$ip'" "$C"
   assert_ok testbed_exec "$i" busybox wget -q -O - "http://$ip:8080/index.html"
   assert_eq "web v1" "$STDOUT" "shop.web-$n on node $i serves v1"
 done < <(service_instances shop web)
@@ -229,7 +230,7 @@ assert_eq "$IDS_OTHERS" "$(awk '$2 !~ /^shop\.web-/ { print $2, $5 }' <<<"$after
   "worker and db (unchanged in the file) keep their containers through the upgrade"
 while read -r n node _; do
   i=$(testbed_node_index "$node")
-  ip=$(testbed_docker "$i" inspect -f '{{.NetworkSettings.IPAddress}}' "shop.web-$n")
+  ip=$(container_ip "$i" "shop.web-$n")
   assert_ok testbed_exec "$i" busybox wget -q -O - "http://$ip:8080/index.html"
   assert_eq "web v2" "$STDOUT" "shop.web-$n serves v2 after the upgrade"
 done < <(service_instances shop web)

@@ -23,6 +23,10 @@ MARGIN=15   # seconds allowed on top for the deploys themselves on a loaded 2-co
 
 e2e_testbed_up 3
 for i in 1 2 3; do e2e_build_web_image "$i" local/web:v1; done
+# Docker's default network, not the overlay (--no-overlay): this test checks that a container which
+# gets another address when it starts again is probed at the new one (on the overlay an instance
+# keeps its IPAM address; network_test.sh covers that).
+E2E_AGENT_ARGS=(--no-overlay)
 stacks_grid_up --grace-ha "${GRACE}s" --reschedule-interval "${INTERVAL}s"
 
 e2e_diagnose() {
