@@ -17,6 +17,8 @@
 #include <string>
 #include <vector>
 
+#include "common/error.h"
+
 namespace kontena::agent::docker {
 
 using Json = nlohmann::json;
@@ -110,6 +112,17 @@ struct ExecResult {
 };
 inline constexpr std::size_t kExecOutputCap = 1024 * 1024;
 
+// POST /networks/create. IPAM is Docker's default driver with one IPv4 pool.
+struct NetworkSpec {
+  std::string name;
+  std::string driver = "bridge";
+  std::string subnet;    // "10.81.0.0/16"
+  std::string gateway;   // "10.81.0.3"; empty = Docker picks
+  std::string ip_range;  // the part of the subnet Docker hands out on this node; empty = all of it
+  std::map<std::string, std::string> options;  // driver options (com.docker.network.bridge.name, ...)
+  std::map<std::string, std::string> labels;
+};
+
 struct LogOptions {
   bool follow = false;
   bool stdout_stream = true;
@@ -158,6 +171,17 @@ class DockerClient {
   // One-shot stats (stream=false): slow (about 1 s per container on these engines).
   virtual Json container_stats(const std::string& id_or_name) = 0;
 
+  // --- networks. Defaults throw internal ("not supported by this client"): clients that never
+  // manage networks (most test fakes) need not implement them.
+  virtual std::optional<Json> inspect_network(const std::string& name) {  // nullopt = none
+    network_calls_unsupported(name);
+  }
+  // Returns the new network's id. Throws conflict when the name is taken, invalid when Docker
+  // refuses the settings (overlapping subnet, bad bridge name), quoting Docker's message.
+  virtual std::string create_network(const NetworkSpec& spec) { network_calls_unsupported(spec.name); }
+  // Throws not_found when there is none, conflict while containers are attached to it.
+  virtual void remove_network(const std::string& name) { network_calls_unsupported(name); }
+
   // --- streams; each runs its callback on its own thread until cancelled or ended.
   // GET /events (filters as Docker's JSON filter map, e.g. {"type":["container"]}).
   virtual std::unique_ptr<Stream> stream_events(const Json& filters, std::function<void(const Json&)> on_event) = 0;
@@ -167,6 +191,11 @@ class DockerClient {
   // GET /containers/{id}/stats?stream=true: one JSON object per second.
   virtual std::unique_ptr<Stream> stream_stats(const std::string& id_or_name,
                                                std::function<void(const Json&)> on_stats) = 0;
+
+ private:
+  [[noreturn]] static void network_calls_unsupported(const std::string& name) {
+    fail(ErrorKind::internal, "this Docker client does not manage networks (network " + name + ")");
+  }
 };
 
 // Talks to the Engine at `socket_path` (e.g. /var/run/docker.sock), API version v1.41.

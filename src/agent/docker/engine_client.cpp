@@ -365,6 +365,45 @@ class EngineClient final : public DockerClient {
     return parse_json_body(r, "GET /containers/" + id + "/stats");
   }
 
+  // --- networks
+
+  std::optional<Json> inspect_network(const std::string& name) override {
+    if (name.empty()) invalid("name", "the network name is empty");
+    auto r = call("GET", "/networks/" + path_escape(name), {}, {404});
+    if (r.status == 404) return std::nullopt;
+    return parse_json_body(r, "GET /networks/" + name);
+  }
+
+  std::string create_network(const NetworkSpec& spec) override {
+    Json body = network_create_body(spec);
+    HttpResult r;
+    try {
+      r = call("POST", "/networks/create", body.dump(), {}, ErrorKind::invalid);
+    } catch (const Error& e) {
+      // Docker says 403 for settings it will not apply (a pool overlapping another network's).
+      if (e.kind() == ErrorKind::forbidden) throw Error(ErrorKind::invalid, e.what());
+      throw;
+    }
+    std::string id = get_or<std::string>(parse_json_body(r, "POST /networks/create"), "Id", "");
+    if (id.empty()) fail(ErrorKind::internal, "the Docker Engine created network " + spec.name + " but sent no Id");
+    spdlog::info("docker network created name={} id={}", spec.name, id.substr(0, 12));
+    return id;
+  }
+
+  void remove_network(const std::string& name) override {
+    if (name.empty()) invalid("name", "the network name is empty");
+    try {
+      call("DELETE", "/networks/" + path_escape(name));
+    } catch (const Error& e) {
+      // Docker says 403 while containers are attached ("has active endpoints").
+      if (e.kind() == ErrorKind::forbidden) {
+        throw Error(ErrorKind::conflict, std::string(e.what()) + " (remove or disconnect the containers on it first)");
+      }
+      throw;
+    }
+    spdlog::info("docker network removed name={}", name);
+  }
+
   // --- streams
 
   std::unique_ptr<Stream> stream_events(const Json& filters, std::function<void(const Json&)> on_event) override {
@@ -553,6 +592,32 @@ Json container_create_body(const ContainerSpec& s) {
     }
     b["NetworkingConfig"] = {{"EndpointsConfig", endpoints}};
   }
+  return b;
+}
+
+Json network_create_body(const NetworkSpec& s) {
+  if (s.name.empty()) invalid("name", "the network name is empty");
+  Json b = Json::object();
+  b["Name"] = s.name;
+  b["Driver"] = s.driver.empty() ? "bridge" : s.driver;
+  b["CheckDuplicate"] = true;  // a second network of the same name would make names ambiguous
+  b["Attachable"] = false;
+  b["Internal"] = false;
+  b["EnableIPv6"] = false;
+  Json ipam = {{"Driver", "default"}, {"Config", Json::array()}, {"Options", Json::object()}};
+  if (!s.subnet.empty()) {
+    Json pool = {{"Subnet", s.subnet}};
+    if (!s.gateway.empty()) pool["Gateway"] = s.gateway;
+    if (!s.ip_range.empty()) pool["IPRange"] = s.ip_range;
+    ipam["Config"].push_back(pool);
+  } else if (!s.gateway.empty() || !s.ip_range.empty()) {
+    invalid("subnet", "network " + s.name + ": a gateway or an IP range needs a subnet");
+  }
+  b["IPAM"] = ipam;
+  b["Options"] = Json::object();
+  for (const auto& [k, v] : s.options) b["Options"][k] = v;
+  b["Labels"] = Json::object();
+  for (const auto& [k, v] : s.labels) b["Labels"][k] = v;
   return b;
 }
 

@@ -15,6 +15,9 @@ inline constexpr const char* kEngineApiVersion = "v1.41";
 // The body of POST /containers/create for a spec (Config + HostConfig + NetworkingConfig).
 Json container_create_body(const ContainerSpec& spec);
 
+// The body of POST /networks/create for a spec (one IPAM pool: Subnet, Gateway, IPRange).
+Json network_create_body(const NetworkSpec& spec);
+
 // "busybox" -> {"busybox", "latest"}; "reg:5000/a/b:1.2" -> {"reg:5000/a/b", "1.2"};
 // "a/b@sha256:..." -> {"a/b", "sha256:..."} (fromImage and tag of POST /images/create).
 std::pair<std::string, std::string> split_image_reference(const std::string& image);

@@ -1,9 +1,12 @@
 // A DockerClient for the agent's unit tests: info() answers a canned object (or fails the first
 // N calls, as an unreachable engine does); list_containers answers set_containers() (for the
 // service-pod reconciler and the log shipper); exec answers set_exec(); stream_logs opens a fake
-// stream the test writes lines into (emit_log) and ends (end_logs); the rest is not faked.
+// stream the test writes lines into (emit_log) and ends (end_logs); networks live in a map
+// (create/inspect/remove as Docker answers them, attach_to_network to make one busy); the rest is
+// not faked.
 #pragma once
 #include <atomic>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <vector>
@@ -182,6 +185,56 @@ class FakeDocker final : public docker::DockerClient {
     for (auto& s : log_streams_)
       if (s->id == id) s->ended = true;
   }
+  // --- networks, answered as Docker would (GET /networks/{name} shape)
+  std::optional<Json> inspect_network(const std::string& name) override {
+    std::lock_guard lock(mutex_);
+    auto it = networks_.find(name);
+    if (it == networks_.end()) return std::nullopt;
+    return it->second;
+  }
+  std::string create_network(const docker::NetworkSpec& spec) override {
+    std::lock_guard lock(mutex_);
+    network_calls_.push_back("create " + spec.name);
+    if (networks_.count(spec.name)) fail(ErrorKind::conflict, "network with name " + spec.name + " already exists");
+    std::string id = "net" + std::to_string(++network_ids_);
+    Json pool = {{"Subnet", spec.subnet}};
+    if (!spec.gateway.empty()) pool["Gateway"] = spec.gateway;
+    if (!spec.ip_range.empty()) pool["IPRange"] = spec.ip_range;
+    Json net = {{"Name", spec.name},
+                {"Id", id},
+                {"Driver", spec.driver},
+                {"IPAM", {{"Driver", "default"}, {"Config", Json::array({pool})}}},
+                {"Options", Json::object()},
+                {"Labels", Json::object()},
+                {"Containers", Json::object()}};
+    for (const auto& [k, v] : spec.options) net["Options"][k] = v;
+    for (const auto& [k, v] : spec.labels) net["Labels"][k] = v;
+    networks_[spec.name] = net;
+    return id;
+  }
+  void remove_network(const std::string& name) override {
+    std::lock_guard lock(mutex_);
+    network_calls_.push_back("remove " + name);
+    auto it = networks_.find(name);
+    if (it == networks_.end()) fail(ErrorKind::not_found, "network " + name + " not found");
+    if (!it->second["Containers"].empty()) fail(ErrorKind::conflict, "network " + name + " has active endpoints");
+    networks_.erase(it);
+  }
+  // A network as inspect_network answers it (for states Docker could be found in).
+  void set_network(const std::string& name, Json network) {
+    std::lock_guard lock(mutex_);
+    networks_[name] = std::move(network);
+  }
+  void attach_to_network(const std::string& network, const std::string& container_id, const std::string& container_name) {
+    std::lock_guard lock(mutex_);
+    networks_.at(network)["Containers"][container_id] = {{"Name", container_name}};
+  }
+  // "create NAME" / "remove NAME", oldest first.
+  std::vector<std::string> network_calls() {
+    std::lock_guard lock(mutex_);
+    return network_calls_;
+  }
+
   std::unique_ptr<docker::Stream> stream_events(const Json&, std::function<void(const Json&)>) override {
     unused("stream_events");
   }
@@ -208,6 +261,9 @@ class FakeDocker final : public docker::DockerClient {
   std::vector<ExecCall> exec_calls_;
   std::vector<std::string> logs_missing_;
   std::vector<std::shared_ptr<LogStreamState>> log_streams_;
+  std::map<std::string, Json> networks_;
+  std::vector<std::string> network_calls_;
+  int network_ids_ = 0;
   std::atomic<int> failures_{0};
   std::atomic<int> info_calls_{0};
 };
