@@ -278,10 +278,17 @@ std::vector<std::string> etcd_arguments(const EtcdMemberConfig& config, const Bo
 void apply_membership(const EtcdMemberConfig& config, const BootstrapPlan& plan, kontena::etcd::EtcdClient& cluster) {
   int size = static_cast<int>(config.initial_peer_urls.size());
   auto lost_majority = [&](const std::string& step, const std::exception& e) {
+    std::string said = e.what();
+    // etcd's strict reconfiguration check also refuses changes until the members it has were
+    // connected for 5 s (right after a restart): that clears by itself.
+    std::string hint = said.find("unhealthy cluster") != std::string::npos
+                           ? "; if a majority is online, etcd accepts the change once its members have been "
+                             "connected for a few seconds"
+                           : "";
     fail(ErrorKind::unavailable,
          "the grid's etcd cluster has lost its majority: " + config.member_name() + " cannot " + step +
              " until a majority of the initial nodes (" + std::to_string(size / 2 + 1) + " of " +
-             std::to_string(size) + ") is back online; it keeps retrying (etcd: " + e.what() + ")");
+             std::to_string(size) + ") is back online; it keeps retrying" + hint + " (etcd: " + said + ")");
   };
   if (plan.remove_member) {
     try {
