@@ -8,13 +8,12 @@
 #include "agent/blocking.h"
 #include "agent/ipam/ipam.h"
 #include "common/error.h"
+#include "protocol/etcd_rpc.h"
 
 namespace kontena::agent {
 
 namespace {
 
-constexpr std::size_t kMaxKeyBytes = 4096;
-constexpr std::size_t kMaxValueBytes = 1024 * 1024;  // etcd refuses requests over 1.5 MiB by default
 constexpr std::int64_t kMaxListed = 10'000;           // keys one recursive get returns
 
 const char* const kNoClient =
@@ -109,21 +108,6 @@ asio::awaitable<Json> run_release_node(std::shared_ptr<EtcdRpcDeps> deps, Json p
 
 }  // namespace
 
-void validate_etcd_key(const std::string& key) {
-  if (key.empty() || key.front() != '/')
-    invalid("key", "an etcd key must start with \"/\" (e.g. /kontena/ipam/pools); got \"" + key + "\"");
-  if (key.size() > kMaxKeyBytes) invalid("key", "an etcd key must be at most 4096 bytes");
-  if (key.find('\0') != std::string::npos) invalid("key", "an etcd key must not contain a NUL byte");
-  std::size_t start = 0;
-  while (start <= key.size()) {
-    auto slash = key.find('/', start);
-    if (slash == std::string::npos) slash = key.size();
-    if (key.compare(start, slash - start, "..") == 0 && slash - start == 2)
-      invalid("key", "an etcd key must not contain a \"..\" segment; got \"" + key + "\"");
-    start = slash + 1;
-  }
-}
-
 EtcdKeyRequest parse_etcd_request(EtcdOp op, const Json& params) {
   const char* method = op == EtcdOp::get ? "/etcd/get" : op == EtcdOp::set ? "/etcd/set" : "/etcd/delete";
   const char* shape = op == EtcdOp::set ? "{key, value}" : "{key, recursive}";
@@ -132,13 +116,13 @@ EtcdKeyRequest parse_etcd_request(EtcdOp op, const Json& params) {
   auto key = p.find("key");
   if (key == p.end() || !key->is_string()) invalid("key", "key must be a string that starts with \"/\"");
   request.key = key->get<std::string>();
-  validate_etcd_key(request.key);
+  protocol::validate_etcd_key(request.key);
   if (op == EtcdOp::set) {
     auto value = p.find("value");
     if (value == p.end() || !value->is_string())
       invalid("value", "value must be a string (etcd stores bytes; send JSON as text)");
     request.value = value->get<std::string>();
-    if (request.value.size() > kMaxValueBytes) invalid("value", "value must be at most 1 MiB");
+    if (request.value.size() > protocol::kMaxEtcdValueBytes) invalid("value", "value must be at most 1 MiB");
   } else if (auto recursive = p.find("recursive"); recursive != p.end() && !recursive->is_null()) {
     if (!recursive->is_boolean()) invalid("recursive", "recursive must be true or false");
     request.recursive = recursive->get<bool>();
@@ -230,19 +214,22 @@ Json etcd_health(etcd::EtcdClient* client, const Json& member_status, const Json
 
 void register_etcd_rpc(Agent& agent, EtcdRpcDeps deps) {
   auto shared = std::make_shared<EtcdRpcDeps>(std::move(deps));
-  agent.on_request("/etcd/get", [shared](Json params) { return run_key_op(shared, EtcdOp::get, std::move(params)); });
-  agent.on_request("/etcd/set", [shared](Json params) { return run_key_op(shared, EtcdOp::set, std::move(params)); });
-  agent.on_request("/etcd/delete",
-                   [shared](Json params) { return run_key_op(shared, EtcdOp::remove, std::move(params)); });
+  auto key_op = [&agent, shared](std::string_view method, EtcdOp op) {
+    agent.on_request(std::string(method), [shared, op](Json params) { return run_key_op(shared, op, std::move(params)); });
+  };
+  key_op(protocol::kMethodEtcdGet, EtcdOp::get);
+  key_op(protocol::kMethodEtcdSet, EtcdOp::set);
+  key_op(protocol::kMethodEtcdDelete, EtcdOp::remove);
   Agent* owner = &agent;
-  agent.on_request("/etcd/health", [shared, owner](Json) {
+  agent.on_request(std::string(protocol::kMethodEtcdHealth), [shared, owner](Json) {
     // Read on the loop: the master state is not thread-safe.
     const Json& grid = owner->master_state().grid;
     auto size = grid.find("initial_size");
     int initial = size != grid.end() && size->is_number_integer() ? size->get<int>() : 0;
     return run_health(shared, initial);
   });
-  agent.on_request("/ipam/release_node", [shared](Json params) { return run_release_node(shared, std::move(params)); });
+  agent.on_request(std::string(protocol::kMethodIpamReleaseNode),
+                   [shared](Json params) { return run_release_node(shared, std::move(params)); });
 }
 
 }  // namespace kontena::agent

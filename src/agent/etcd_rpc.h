@@ -39,8 +39,8 @@ struct EtcdRpcDeps {
 
 void register_etcd_rpc(Agent& agent, EtcdRpcDeps deps);
 
-// The parsed params of /etcd/get, /etcd/set and /etcd/delete. Throws Error(invalid) naming what is
-// wrong.
+// The parsed params of /etcd/get, /etcd/set and /etcd/delete (keys: protocol::validate_etcd_key).
+// Throws Error(invalid) naming what is wrong.
 struct EtcdKeyRequest {
   std::string key;
   std::string value;       // /etcd/set
@@ -48,8 +48,6 @@ struct EtcdKeyRequest {
 };
 enum class EtcdOp { get, set, remove };
 EtcdKeyRequest parse_etcd_request(EtcdOp op, const Json& params);
-// Throws Error(invalid) unless key starts with "/" and has no ".." segment and no NUL.
-void validate_etcd_key(const std::string& key);
 
 // The handlers' work, blocking (what runs on the worker); exposed for tests.
 Json etcd_get(etcd::EtcdClient& client, const EtcdKeyRequest& request);

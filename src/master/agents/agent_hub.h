@@ -91,7 +91,7 @@ class AgentHub final : public NodeEvents {
   // done gets the agent's response, or error 503 when the node is not connected, disconnects
   // before answering or does not answer within timeout. done may run on any thread, never inside
   // the call to call() itself except when the node is not connected.
-  void call(std::int64_t node, std::string method, Json params, std::chrono::milliseconds timeout, CallDone done);
+  void call(std::int64_t node, std::string method, Json params, std::chrono::milliseconds timeout, CallDone done) override;
   std::future<protocol::RpcResponse> call(std::int64_t node, std::string method, Json params,
                                           std::chrono::milliseconds timeout);
 

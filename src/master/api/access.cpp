@@ -15,6 +15,13 @@ GridAccess visible_grid(ApiServices& services, const ApiCall& call, const std::s
   return GridAccess{std::move(*grid), member};
 }
 
+Node node_or_404(Store& store, const Grid& grid, const std::string& ref) {
+  auto node = store.node_by_name(grid.id, ref);
+  if (!node) node = store.node_by_node_id(grid.id, ref);
+  if (!node) fail(ErrorKind::not_found, "node \"" + ref + "\" does not exist in grid \"" + grid.name + "\" (kontena node ls)");
+  return std::move(*node);
+}
+
 User user_or_404(ApiServices& services, const std::string& email) {
   auto user = services.store.user_by_email(email);
   if (!user) fail(ErrorKind::not_found, "user \"" + email + "\" does not exist");

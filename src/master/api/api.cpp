@@ -67,6 +67,7 @@ MasterApi::MasterApi(Store& store, const Clock& clock, NodeEvents* node_events, 
   add_service_routes(router_, services_);
   add_container_routes(router_, services_);
   add_log_routes(router_, services_);
+  add_etcd_routes(router_, services_);
 }
 
 HttpResponse MasterApi::handle(const HttpRequest& request) {

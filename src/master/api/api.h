@@ -53,5 +53,6 @@ void add_stack_routes(Router& router, ApiServices& services);      // routes_sta
 void add_service_routes(Router& router, ApiServices& services);    // routes_services.cpp
 void add_container_routes(Router& router, ApiServices& services);  // routes_containers.cpp
 void add_log_routes(Router& router, ApiServices& services);        // routes_logs.cpp (grid level)
+void add_etcd_routes(Router& router, ApiServices& services);       // routes_etcd.cpp (etcd, grid/node health)
 
 }  // namespace kontena::master

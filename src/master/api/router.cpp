@@ -18,14 +18,31 @@ void Router::add(const std::string& method, const std::string& pattern, RouteOpt
   routes_.push_back(Route{method, split_path(pattern), std::move(options), std::move(handler)});
 }
 
+namespace {
+
+// The path from the "/" before its (count+1)th non-empty segment on; "" when it has no more.
+std::string path_after_segments(const std::string& path, std::size_t count) {
+  std::size_t pos = 0;
+  for (std::size_t seen = 0; seen < count; ++seen) {
+    while (pos < path.size() && path[pos] == '/') ++pos;
+    while (pos < path.size() && path[pos] != '/') ++pos;
+  }
+  return path.substr(pos);
+}
+
+}  // namespace
+
 Router::Match Router::match(const std::string& method, const std::string& path) const {
   Match result;
   auto segments = split_path(path);
   for (const auto& route : routes_) {
-    if (route.segments.size() != segments.size()) continue;
+    bool rest = !route.segments.empty() && route.segments.back().starts_with("*");
+    std::size_t fixed = rest ? route.segments.size() - 1 : route.segments.size();
+    if (rest ? segments.size() < fixed : segments.size() != fixed) continue;
     std::map<std::string, std::string> params;
+    if (rest) params[route.segments.back().substr(1)] = path_after_segments(path, fixed);
     bool ok = true;
-    for (std::size_t i = 0; i < segments.size() && ok; ++i) {
+    for (std::size_t i = 0; i < fixed && ok; ++i) {
       const auto& want = route.segments[i];
       if (!want.empty() && want[0] == ':')
         params[want.substr(1)] = segments[i];

@@ -1,4 +1,6 @@
 // Method + path-pattern routing ("/v1/nodes/:grid/:node/token") with declared audit metadata.
+// A last segment "*name" captures the rest of the path verbatim, from its "/" on ("" when there is
+// none): "/v1/etcd/:grid/*key" gives key "/kontena/ipam/" for "/v1/etcd/demo/kontena/ipam/".
 #pragma once
 #include <functional>
 #include <map>
@@ -52,7 +54,7 @@ class Router {
  public:
   struct Route {
     std::string method;
-    std::vector<std::string> segments;  // ":name" segments capture
+    std::vector<std::string> segments;  // ":name" segments capture; a last "*name" takes the rest
     RouteOptions options;
     RouteHandler handler;
   };

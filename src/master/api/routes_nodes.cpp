@@ -7,20 +7,13 @@
 #include "common/log.h"
 #include "master/api/access.h"
 #include "master/api/fields.h"
+#include "master/api/node_rpc.h"
 #include "master/api/validation.h"
 #include "master/api/views.h"
 
 namespace kontena::master {
 
 namespace {
-
-// `ref` is the node's name or its node_id.
-Node node_or_404(Store& store, const Grid& grid, const std::string& ref) {
-  auto node = store.node_by_name(grid.id, ref);
-  if (!node) node = store.node_by_node_id(grid.id, ref);
-  if (!node) fail(ErrorKind::not_found, "node \"" + ref + "\" does not exist in grid \"" + grid.name + "\" (kontena node ls)");
-  return std::move(*node);
-}
 
 std::vector<std::string> labels_field(Fields& f) {
   auto labels = f.string_array("labels", 128, 255).value_or(std::vector<std::string>{});
@@ -130,6 +123,8 @@ void add_node_routes(Router& r, ApiServices& s) {
       s.store.delete_node(node.id);
     });
     if (s.node_events) s.node_events->node_removed(node);  // its agent gets close 4040
+    // Its overlay addresses and IPAM slice stay in etcd until a node of the grid frees them.
+    release_node_addresses(s, access.grid, node);
     return ApiResult{200, Json::object()};
   });
 
