@@ -22,28 +22,39 @@ std::string seconds_text(std::chrono::milliseconds d) {
   return text;
 }
 
-std::vector<std::string> read_saved_initial_cluster(const std::string& path) {
+// kontena-member.json: how the member last started, and whether it ever answered since.
+struct SavedState {
+  std::vector<std::string> initial_cluster;
+  std::string plan;
+  bool answered = false;
+};
+
+SavedState read_state_file(const std::string& path) {
+  SavedState out;
   std::ifstream in(path);
-  if (!in) return {};
+  if (!in) return out;
   try {
     auto saved = nlohmann::json::parse(in);
-    return saved.value("initial_cluster", std::vector<std::string>{});
+    out.initial_cluster = saved.value("initial_cluster", std::vector<std::string>{});
+    out.plan = saved.value("plan", "");
+    out.answered = saved.value("answered", false);
   } catch (const std::exception& e) {
     spdlog::warn("etcd member: ignoring an unreadable {} error=\"{}\"", path, e.what());
-    return {};
   }
+  return out;
 }
 
-void write_state_file(const std::string& path, const BootstrapPlan& plan) {
-  nlohmann::json state = {
-      {"initial_cluster", plan.initial_cluster},
-      {"initial_cluster_state", plan.cluster_state},
-      {"plan", to_string(plan.kind)},
+void write_state_file(const std::string& path, const SavedState& state) {
+  nlohmann::json json = {
+      {"initial_cluster", state.initial_cluster},
+      {"initial_cluster_state", state.plan == to_string(BootstrapPlan::Kind::bootstrap) ? "new" : "existing"},
+      {"plan", state.plan},
+      {"answered", state.answered},
   };
   std::string temporary = path + ".tmp";
   {
     std::ofstream out(temporary, std::ios::trunc);
-    out << state.dump(2) << '\n';
+    out << json.dump(2) << '\n';
     if (!out) fail(ErrorKind::internal, "cannot write " + temporary + " (is the etcd data dir writable?)");
   }
   fs::rename(temporary, path);
@@ -169,10 +180,14 @@ void EtcdSupervisor::run() {
 bool EtcdSupervisor::launch() {
   try {
     bool has_data = fs::exists(data_dir_ + "/member");
+    auto saved = read_state_file(state_file());
     std::optional<std::vector<kontena::etcd::Member>> members;
     std::unique_ptr<kontena::etcd::EtcdClient> cluster;
     auto others = config_.other_client_urls();
-    if (!has_data && !others.empty()) {
+    // Data from a "new" start that never answered may belong to a bootstrap the cluster never saw
+    // (it was unreachable then): ask the cluster too.
+    bool unproven_bootstrap = has_data && !saved.answered && saved.plan == to_string(BootstrapPlan::Kind::bootstrap);
+    if ((!has_data || unproven_bootstrap) && !others.empty()) {
       try {
         cluster = clients_(others);
         members = cluster->members();
@@ -180,7 +195,21 @@ bool EtcdSupervisor::launch() {
         spdlog::info("etcd member: no other member answered name={} error=\"{}\"", config_.member_name(), e.what());
       }
     }
-    auto plan = plan_bootstrap(config_, has_data, members, read_saved_initial_cluster(state_file()));
+    if (unproven_bootstrap && members &&
+        plan_bootstrap(config_, false, members).kind != BootstrapPlan::Kind::bootstrap) {
+      // The cluster runs without this member's bootstrap: that data can never join it. Keep it aside
+      // and start as a node without data (replace or join).
+      auto aside = data_dir_ + "/member.unjoined-" +
+                   std::to_string(std::chrono::duration_cast<std::chrono::seconds>(
+                                      std::chrono::system_clock::now().time_since_epoch())
+                                      .count());
+      fs::rename(data_dir_ + "/member", aside);
+      spdlog::warn("etcd member: the data of a bootstrap that never joined the running cluster was moved aside "
+                   "name={} path={}",
+                   config_.member_name(), aside);
+      has_data = false;
+    }
+    auto plan = plan_bootstrap(config_, has_data, has_data ? std::nullopt : members, saved.initial_cluster);
     spdlog::info("etcd member: starting name={} plan={} cluster_state={} reason=\"{}\"", config_.member_name(),
                  to_string(plan.kind), plan.cluster_state, plan.reason);
     if (plan.remove_member || plan.add_member) {
@@ -191,7 +220,9 @@ bool EtcdSupervisor::launch() {
     }
     fs::create_directories(data_dir_);
     fs::permissions(data_dir_, fs::perms::owner_all, fs::perm_options::replace);
-    write_state_file(state_file(), plan);
+    // A restart with data keeps the record of how that data was made (and whether it answered).
+    if (plan.kind != BootstrapPlan::Kind::restart_with_data || saved.plan.empty())
+      write_state_file(state_file(), {plan.initial_cluster, to_string(plan.kind), false});
     rotate_log_if_large(log_file(), timing_.max_log_bytes);
     int pid = spawn_process(etcd_arguments(config_, plan, data_dir_), log_file());
     auto start_time = process_start_time(pid).value_or(0);
@@ -256,7 +287,19 @@ void EtcdSupervisor::check_health() {
   }
   bool was_running = status().state == "running";
   if (healthy) {
-    if (!was_running) spdlog::info("etcd member: running name={} pid={}", config_.member_name(), process_.pid);
+    if (!was_running) {
+      spdlog::info("etcd member: running name={} pid={}", config_.member_name(), process_.pid);
+      // Its data now belongs to the cluster (see launch()).
+      auto saved = read_state_file(state_file());
+      if (!saved.answered && !saved.plan.empty()) {
+        saved.answered = true;
+        try {
+          write_state_file(state_file(), saved);
+        } catch (const std::exception& e) {
+          spdlog::warn("etcd member: cannot update {} error=\"{}\"", state_file(), e.what());
+        }
+      }
+    }
     set_state("running", "");
   } else if (was_running) {
     // It ran; keep "running" (the process is there) and say what is wrong now.

@@ -254,6 +254,62 @@ TEST_F(StandInEtcd, ReplacementWithoutMajorityFailsThenJoinsWhenItIsBack) {
       << log;
 }
 
+// Data left by a "new" start that never answered while the cluster ran without it: moved aside,
+// and the node replaces its old member. The same data after the member had answered is kept.
+TEST_F(StandInEtcd, UnjoinedBootstrapDataIsMovedAsideAndTheNodeReplacesItsMember) {
+  Member old;
+  old.id = 0x33;
+  old.name = "node-3";
+  old.peer_urls = {"http://127.0.0.1:32380"};
+  old.client_urls = {"http://127.0.0.1:32379"};
+  Member first;
+  first.id = 0x11;
+  first.name = "node-1";
+  first.peer_urls = {"http://127.0.0.1:12380"};
+  first.client_urls = {"http://127.0.0.1:12379"};
+  fake_->set_members({first, old});
+  fs::create_directories(data_dir() + "/member/wal");
+  std::ofstream(data_dir() + "/kontena-member.json")
+      << R"({"initial_cluster": ["node-1=http://127.0.0.1:12380"], "plan": "bootstrap", "answered": false})";
+  auto& supervisor = make(third_of_three());
+  supervisor.start();
+  ASSERT_TRUE(wait_until([&] { return supervisor.status().pid > 0; }, std::chrono::seconds(3))) << supervisor.status().error;
+  reaper_.track(supervisor.status().pid);
+  EXPECT_EQ(supervisor.status().cluster_state, "existing");
+  EXPECT_FALSE(fs::exists(data_dir() + "/member"));
+  bool aside = false;
+  for (const auto& entry : fs::directory_iterator(data_dir()))
+    if (entry.path().filename().string().rfind("member.unjoined-", 0) == 0) aside = fs::exists(entry.path() / "wal");
+  EXPECT_TRUE(aside);
+  auto members = fake_->members();
+  ASSERT_EQ(members.size(), 2u);
+  EXPECT_NE(members[1].id, 0x33u);
+  EXPECT_EQ(members[1].peer_urls, std::vector<std::string>{"http://127.0.0.1:32380"});
+}
+
+TEST_F(StandInEtcd, DataOfAMemberThatAnsweredIsKept) {
+  Member old;
+  old.id = 0x33;
+  old.name = "node-3";
+  old.peer_urls = {"http://127.0.0.1:32380"};
+  old.client_urls = {"http://127.0.0.1:32379"};
+  fake_->set_members({old});
+  fs::create_directories(data_dir() + "/member/wal");
+  std::ofstream(data_dir() + "/kontena-member.json")
+      << R"({"initial_cluster": ["node-3=http://127.0.0.1:32380"], "plan": "bootstrap", "answered": true})";
+  auto& supervisor = make(third_of_three());
+  supervisor.start();
+  ASSERT_TRUE(wait_until([&] { return supervisor.status().pid > 0; }, std::chrono::seconds(3))) << supervisor.status().error;
+  reaper_.track(supervisor.status().pid);
+  EXPECT_EQ(supervisor.status().cluster_state, "existing");
+  EXPECT_TRUE(fs::exists(data_dir() + "/member/wal"));
+  EXPECT_EQ(fake_->members().size(), 1u);
+  EXPECT_EQ(fake_->members()[0].id, 0x33u);
+  EXPECT_TRUE(wait_until([&] { return read_file(supervisor.log_file()).find("--initial-cluster node-3=http://127.0.0.1:32380 ") != std::string::npos; },
+                         std::chrono::seconds(2)))
+      << read_file(supervisor.log_file());
+}
+
 TEST_F(StandInEtcd, MissingBinaryIsFailedWithTheReason) {
   auto config = single_node();
   config.etcd_bin = root_ + "/bin/no-such-etcd";

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <fstream>
 
 #include "agent/etcd/supervisor.h"
 #include "etcd_test_util.h"
@@ -202,6 +203,10 @@ TEST_F(RealEtcd, KilledMemberIsStartedAgainWithItsData) {
   reaper_.track(supervisor.status().pid);
   ASSERT_TRUE(wait_running(supervisor, 10s)) << describe(supervisor);
   EXPECT_EQ(supervisor.status().restarts, 1);
+  // The member had answered: its data is its own (never moved aside as an unjoined bootstrap).
+  std::ifstream state(supervisor.state_file());
+  std::string saved((std::istreambuf_iterator<char>(state)), std::istreambuf_iterator<char>());
+  EXPECT_NE(saved.find("\"answered\": true"), std::string::npos) << saved;
   // Restarted from its data: "existing", and the key is still there.
   EXPECT_EQ(supervisor.status().cluster_state, "existing");
   auto read = real_client({client_url(1)})->get("/kontena/test/key");
