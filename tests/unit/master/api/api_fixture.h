@@ -36,7 +36,7 @@ class ApiFixture : public ::testing::Test {
   }
   void open() {
     store_ = open_sqlite_store({(dir_ / "master.db").string()});
-    api_ = std::make_unique<MasterApi>(*store_, clock_, nullptr, service_control_);
+    api_ = std::make_unique<MasterApi>(*store_, clock_, node_events_, service_control_);
   }
   void reopen() {
     api_.reset();
@@ -81,6 +81,7 @@ class ApiFixture : public ::testing::Test {
   std::unique_ptr<MasterApi> api_;
   std::string admin_token_;
   ServiceControl* service_control_ = nullptr;  // set before SetUp() to give the API a deployer
+  NodeEvents* node_events_ = nullptr;          // set before SetUp() to give the API an agent hub
 };
 
 }  // namespace kontena::master::testing

@@ -33,3 +33,22 @@ TEST(Router, SplitPath) {
   EXPECT_EQ(split_path("/"), std::vector<std::string>{});
   EXPECT_EQ(split_path("//a//b/"), (std::vector<std::string>{"a", "b"}));
 }
+
+TEST(Router, RestSegmentTakesTheRestOfThePathVerbatim) {
+  Router r;
+  r.add("GET", "/v1/grids/:grid/health", {}, [](ApiCall&) { return ApiResult{}; });
+  r.add("GET", "/v1/etcd/:grid/*key", {}, [](ApiCall&) { return ApiResult{}; });
+  auto m = r.match("GET", "/v1/etcd/demo/kontena/ipam/");
+  ASSERT_TRUE(m.route);
+  EXPECT_EQ(m.params.at("grid"), "demo");
+  EXPECT_EQ(m.params.at("key"), "/kontena/ipam/");
+  m = r.match("GET", "/v1/etcd/demo/a//b");
+  ASSERT_TRUE(m.route);
+  EXPECT_EQ(m.params.at("key"), "/a//b");
+  m = r.match("GET", "/v1/etcd/demo");
+  ASSERT_TRUE(m.route);
+  EXPECT_EQ(m.params.at("key"), "");
+  EXPECT_FALSE(r.match("GET", "/v1/etcd").route);
+  EXPECT_TRUE(r.match("POST", "/v1/etcd/demo/x").other_method_matched);
+  EXPECT_TRUE(r.match("GET", "/v1/grids/demo/health").route);
+}
