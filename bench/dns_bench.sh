@@ -9,6 +9,7 @@
 # stopped on exit, by PID. Needs /usr/sbin/dnsmasq (package dnsmasq-base).
 #
 #   bench/dns_bench.sh [--build DIR] [--instances N] [--duration S] [--window W] [--rounds R]
+#                      [--no-pin]   (no taskset: the kernel places the processes)
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -18,7 +19,9 @@ DURATION=5
 WINDOW=64
 ROUNDS=2
 
-usage() { sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; }
+PIN=1
+
+usage() { sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; }
 while [[ $# -gt 0 ]]; do
   case $1 in
     --build) BUILD=$2; shift 2 ;;
@@ -26,6 +29,7 @@ while [[ $# -gt 0 ]]; do
     --duration) DURATION=$2; shift 2 ;;
     --window) WINDOW=$2; shift 2 ;;
     --rounds) ROUNDS=$2; shift 2 ;;
+    --no-pin) PIN=0; shift ;;
     -h|--help) usage; exit 0 ;;
     *) echo "dns_bench.sh: unknown argument $1" >&2; usage >&2; exit 2 ;;
   esac
@@ -39,7 +43,7 @@ DNSMASQ=$(command -v dnsmasq || echo /usr/sbin/dnsmasq)
 [[ -x $DNSMASQ ]] || { echo "dns_bench.sh: dnsmasq is not installed (apt-get install dnsmasq-base)" >&2; exit 1; }
 
 SERVER_CPU=() LOAD_CPU=()
-if command -v taskset >/dev/null && [[ $(nproc) -ge 2 ]]; then
+if [[ $PIN == 1 ]] && command -v taskset >/dev/null && [[ $(nproc) -ge 2 ]]; then
   SERVER_CPU=(taskset -c 0)
   LOAD_CPU=(taskset -c 1)
 fi

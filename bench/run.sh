@@ -3,20 +3,21 @@
 # test suite.
 #
 #   bench/run.sh [BENCH_API ARGS...]     arguments go to bench_api (as before)
-#   BENCH_ONLY="api agents idle scheduler deploy"  which benchmarks to run (default: all five)
+#   BENCH_ONLY="api agents idle scheduler deploy dns"  which benchmarks to run (default: all six)
 #   BENCH_AGENTS_ARGS="--agents 500"     arguments for bench_agents
 #   AGENT_IDLE_ARGS="--sample 20"        arguments for agent_idle.sh
 #   BENCH_DEPLOY_ARGS="--rounds 1"       arguments for bench_deploy.sh
+#   DNS_BENCH_ARGS="--rounds 1"          arguments for dns_bench.sh
 #
 # agent_idle.sh and bench_deploy.sh need root (they bring up a one-node test bed) and the
 # kontena-agent target; they are skipped, with a note, when either is missing.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-ONLY=${BENCH_ONLY:-api agents idle scheduler deploy}
+ONLY=${BENCH_ONLY:-api agents idle scheduler deploy dns}
 want() { [[ " $ONLY " == *" $1 "* ]]; }
 
 bash "$ROOT/scripts/setup.sh"
-targets=(kontena-server kontena bench_api bench_agents bench_scheduler)
+targets=(kontena-server kontena bench_api bench_agents bench_scheduler bench_dns)
 have_agent=0
 if grep -q 'add_executable(kontena-agent' "$ROOT/src/agent/CMakeLists.txt" 2>/dev/null; then
   targets+=(kontena-agent)
@@ -71,4 +72,11 @@ if want deploy; then
     # shellcheck disable=SC2086
     "$ROOT/bench/bench_deploy.sh" --build "$ROOT/build" ${BENCH_DEPLOY_ARGS:-}
   fi
+fi
+
+if want dns; then
+  echo
+  echo "==== dns_bench: the agent's DNS server vs dnsmasq, the same 1,500 names over UDP ===="
+  # shellcheck disable=SC2086
+  "$ROOT/bench/dns_bench.sh" --build "$ROOT/build" ${DNS_BENCH_ARGS:-}
 fi
