@@ -302,12 +302,14 @@ class HttpEtcdClient final : public EtcdClient {
     const std::size_t count = endpoints_.size();
     const std::size_t start = preferred_.load();
     std::string tried;
+    std::size_t attempts = 0;
     for (std::size_t i = 0; i < count; ++i) {
       const std::size_t index = (start + i) % count;
       const wire::Endpoint& endpoint = endpoints_[index];
       auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
       if (left.count() <= 0) break;
       const std::chrono::milliseconds budget = left / static_cast<long>(count - i);
+      ++attempts;
       Outcome outcome = exchange(endpoint, path, body, budget, first_line_only);
       std::string failure = outcome.failure;
       if (outcome.answer) {
@@ -344,10 +346,8 @@ class HttpEtcdClient final : public EtcdClient {
       spdlog::debug("etcd: endpoint failed endpoint={} path={} error={}", endpoint.url, path, failure);
       tried += (tried.empty() ? "" : "; ") + endpoint.url + ": " + failure;
     }
-    for (std::size_t i = 0; i < count; ++i) {
-      const std::string& url = endpoints_[(start + i) % count].url;
-      if (tried.find(url) == std::string::npos) tried += (tried.empty() ? "" : "; ") + url + ": not tried, out of time";
-    }
+    for (std::size_t i = attempts; i < count; ++i)
+      tried += (tried.empty() ? "" : "; ") + endpoints_[(start + i) % count].url + ": not tried, out of time";
     fail(ErrorKind::unavailable, "the grid's etcd could not serve " + path + " within " + describe(timeout_) + " (" + tried +
                                      "): a majority of the grid's initial nodes must be online to change the "
                                      "grid's network state; see `kontena grid health`");
