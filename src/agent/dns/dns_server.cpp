@@ -11,6 +11,7 @@
 #include <sstream>
 #include <thread>
 
+#include "agent/dns/dns_answer.h"
 #include "common/error.h"
 
 namespace kontena::agent::dns {
@@ -154,46 +155,28 @@ struct DnsServer::Impl {
   // The one decision for every query, UDP or TCP: fills out when the answer is ours.
   Action handle(std::string_view packet, bool over_tcp, Query& q, std::string& out) {
     count(counters.queries);
-    switch (parse_query(packet, q)) {
-      case ParseOutcome::drop:
-        count(counters.dropped);
-        return Action::drop;
-      case ParseOutcome::formerr:
-      case ParseOutcome::notimp: {
-        std::uint16_t id = 0, flags = 0;
-        read_id(packet, id, flags);
-        bool notimp = ((flags >> 11) & 0xF) != 0;
-        encode_error(id, flags, notimp ? Rcode::notimp : Rcode::formerr, out);
+    AnswerOptions answer_options;
+    answer_options.ttl = static_cast<std::uint32_t>(options.ttl.count());
+    answer_options.over_tcp = over_tcp;
+    answer_options.random = random64();
+    switch (answer_query(table, packet, answer_options, q, out)) {
+      case Outcome::answered:
+        count(counters.answered);
+        return Action::reply;
+      case Outcome::nxdomain:
+        count(counters.nxdomain);
+        return Action::reply;
+      case Outcome::refused:
+      case Outcome::formerr:
         count(counters.formerr);
         return Action::reply;
-      }
-      case ParseOutcome::query:
-        break;
+      case Outcome::forward:
+        return Action::forward;
+      case Outcome::drop:
+        count(counters.dropped);
+        return Action::drop;
     }
-    if (!in_zone(q.name())) return Action::forward;
-
-    Response response;
-    response.ttl = static_cast<std::uint32_t>(options.ttl.count());
-    response.max_size = over_tcp ? kMaxTcpSize : q.udp_limit();
-    if (q.qclass != rrclass::in && q.qclass != rrclass::any) {
-      response.rcode = Rcode::refused;
-      response.authoritative = false;
-      encode_response(q, response, out);
-      count(counters.formerr);
-      return Action::reply;
-    }
-    auto snapshot = table.snapshot();
-    const DnsTable::Record* record = snapshot->find(q.name());
-    if (!record) {
-      response.rcode = Rcode::nxdomain;
-      count(counters.nxdomain);
-    } else {
-      response.addresses = record->addresses;
-      if (!record->addresses.empty()) response.first = random64() % record->addresses.size();
-      count(counters.answered);
-    }
-    encode_response(q, response, out);
-    return Action::reply;
+    return Action::drop;
   }
 
   void servfail(const Query& q, bool over_tcp, std::string& out) {

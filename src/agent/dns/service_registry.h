@@ -50,7 +50,7 @@ bool parse_service_record(const std::string& json, ServiceInstance& out);
 
 class ServiceDiscovery {
  public:
-  ServiceDiscovery(etcd::EtcdClient& etcd, DnsTable& table, std::string grid, std::string node_id,
+  ServiceDiscovery(::kontena::etcd::EtcdClient& etcd, DnsTable& table, std::string grid, std::string node_id,
                    std::function<std::vector<ServiceInstance>()> local_instances, ServiceDiscoveryOptions options = {});
   ~ServiceDiscovery();
   ServiceDiscovery(const ServiceDiscovery&) = delete;
@@ -81,7 +81,7 @@ class ServiceDiscovery {
   void publish();
   bool read_remote();  // true when the remote records changed
 
-  etcd::EtcdClient& etcd_;
+  ::kontena::etcd::EtcdClient& etcd_;
   DnsTable& table_;
   std::string grid_;
   std::string node_id_;
