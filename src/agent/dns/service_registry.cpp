@@ -61,7 +61,7 @@ bool parse_service_record(const std::string& text, ServiceInstance& out) {
   return true;
 }
 
-ServiceDiscovery::ServiceDiscovery(etcd::EtcdClient& etcd, DnsTable& table, std::string grid, std::string node_id,
+ServiceDiscovery::ServiceDiscovery(::kontena::etcd::EtcdClient& etcd, DnsTable& table, std::string grid, std::string node_id,
                                    std::function<std::vector<ServiceInstance>()> local_instances,
                                    ServiceDiscoveryOptions options)
     : etcd_(etcd),
