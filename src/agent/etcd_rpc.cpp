@@ -41,8 +41,8 @@ const Json& single_param(const Json& params, const char* method, const char* sha
 // The prefix under which a recursive get/delete of key works: key's "directory".
 std::string children_prefix(const std::string& key) { return key.back() == '/' ? key : key + "/"; }
 
-etcd::EtcdClient& client_or_503(const std::shared_ptr<EtcdRpcDeps>& deps) {
-  etcd::EtcdClient* client = deps->client ? deps->client() : nullptr;
+::kontena::etcd::EtcdClient& client_or_503(const std::shared_ptr<EtcdRpcDeps>& deps) {
+  ::kontena::etcd::EtcdClient* client = deps->client ? deps->client() : nullptr;
   if (!client) fail(ErrorKind::unavailable, kNoClient);
   return *client;
 }
@@ -60,7 +60,7 @@ int initial_members_of(const std::shared_ptr<EtcdRpcDeps>& deps, int from_master
 asio::awaitable<Json> run_key_op(std::shared_ptr<EtcdRpcDeps> deps, EtcdOp op, Json params) {
   EtcdKeyRequest request = parse_etcd_request(op, params);
   auto call = [deps, op, request] {
-    etcd::EtcdClient& client = client_or_503(deps);
+    ::kontena::etcd::EtcdClient& client = client_or_503(deps);
     switch (op) {
       case EtcdOp::get: return etcd_get(client, request);
       case EtcdOp::set: return etcd_set(client, request);
@@ -75,7 +75,7 @@ asio::awaitable<Json> run_key_op(std::shared_ptr<EtcdRpcDeps> deps, EtcdOp op, J
 
 asio::awaitable<Json> run_health(std::shared_ptr<EtcdRpcDeps> deps, int initial_members) {
   auto call = [deps, initial_members] {
-    etcd::EtcdClient* client = deps->client ? deps->client() : nullptr;
+    ::kontena::etcd::EtcdClient* client = deps->client ? deps->client() : nullptr;
     Json member = deps->member_status ? deps->member_status() : Json();
     Json network = deps->network_status ? deps->network_status() : Json();
     return etcd_health(client, member, network, initial_members_of(deps, initial_members));
@@ -130,7 +130,7 @@ EtcdKeyRequest parse_etcd_request(EtcdOp op, const Json& params) {
   return request;
 }
 
-Json etcd_get(etcd::EtcdClient& client, const EtcdKeyRequest& request) {
+Json etcd_get(::kontena::etcd::EtcdClient& client, const EtcdKeyRequest& request) {
   if (!request.recursive) {
     auto kv = client.get(request.key);
     if (!kv) fail(ErrorKind::not_found, "etcd has no key " + request.key + " (kontena etcd list shows the keys)");
@@ -140,7 +140,7 @@ Json etcd_get(etcd::EtcdClient& client, const EtcdKeyRequest& request) {
   bool truncated = static_cast<std::int64_t>(children.size()) > kMaxListed;
   if (truncated) children.resize(kMaxListed);
   // Without directories, "/a" itself may be a key too.
-  std::optional<etcd::KeyValue> self;
+  std::optional<::kontena::etcd::KeyValue> self;
   if (request.key.back() != '/') self = client.get(request.key);
   if (children.empty() && !self)
     fail(ErrorKind::not_found, "etcd has no key " + request.key + " and no key under " + children_prefix(request.key));
@@ -151,13 +151,13 @@ Json etcd_get(etcd::EtcdClient& client, const EtcdKeyRequest& request) {
   return out;
 }
 
-Json etcd_set(etcd::EtcdClient& client, const EtcdKeyRequest& request) {
+Json etcd_set(::kontena::etcd::EtcdClient& client, const EtcdKeyRequest& request) {
   client.put(request.key, request.value);
   spdlog::info("etcd: key set by the master key={} bytes={}", request.key, request.value.size());
   return Json{{"key", request.key}, {"value", request.value}};
 }
 
-Json etcd_delete(etcd::EtcdClient& client, const EtcdKeyRequest& request) {
+Json etcd_delete(::kontena::etcd::EtcdClient& client, const EtcdKeyRequest& request) {
   if (request.recursive && request.key == "/")
     invalid("key", "a recursive delete of \"/\" would erase all of the grid's network state (IPAM, load balancers): "
                    "name a narrower prefix");
@@ -170,7 +170,8 @@ Json etcd_delete(etcd::EtcdClient& client, const EtcdKeyRequest& request) {
   return Json{{"deleted", deleted}};
 }
 
-Json etcd_health(etcd::EtcdClient* client, const Json& member_status, const Json& network_status, int initial_members) {
+Json etcd_health(::kontena::etcd::EtcdClient* client, const Json& member_status, const Json& network_status,
+                 int initial_members) {
   Json out{{"member", member_status}, {"network", network_status}};
   Json endpoints = Json::array();
   Json members = Json::array();

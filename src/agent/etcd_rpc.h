@@ -26,10 +26,11 @@ namespace ipam {
 class Ipam;
 }
 
+// ::kontena::etcd: the grid's etcd client, not kontena::agent::etcd (this node's etcd member).
 struct EtcdRpcDeps {
   asio::any_io_executor worker;  // where the blocking etcd calls run (the agent's worker pool)
   // The functions are called on `worker`.
-  std::function<etcd::EtcdClient*()> client;  // nullptr while this node has no etcd client yet
+  std::function<::kontena::etcd::EtcdClient*()> client;  // nullptr while this node has no etcd client yet
   std::function<Json()> member_status;         // this node's etcd member status; null when not an initial member
   std::function<ipam::Ipam*()> ipam;           // nullptr while IPAM is not running on this node
   std::function<Json()> network_status;        // overlay/IPAM/DNS summary of this node; may be null
@@ -50,10 +51,11 @@ enum class EtcdOp { get, set, remove };
 EtcdKeyRequest parse_etcd_request(EtcdOp op, const Json& params);
 
 // The handlers' work, blocking (what runs on the worker); exposed for tests.
-Json etcd_get(etcd::EtcdClient& client, const EtcdKeyRequest& request);
-Json etcd_set(etcd::EtcdClient& client, const EtcdKeyRequest& request);
-Json etcd_delete(etcd::EtcdClient& client, const EtcdKeyRequest& request);
+Json etcd_get(::kontena::etcd::EtcdClient& client, const EtcdKeyRequest& request);
+Json etcd_set(::kontena::etcd::EtcdClient& client, const EtcdKeyRequest& request);
+Json etcd_delete(::kontena::etcd::EtcdClient& client, const EtcdKeyRequest& request);
 // client may be nullptr (reported as an error field). initial_members: the grid's initial_size.
-Json etcd_health(etcd::EtcdClient* client, const Json& member_status, const Json& network_status, int initial_members);
+Json etcd_health(::kontena::etcd::EtcdClient* client, const Json& member_status, const Json& network_status,
+                 int initial_members);
 
 }  // namespace kontena::agent

@@ -34,7 +34,7 @@ class EtcdRpcTest : public AgentHarness {
     start_agent();
     EtcdRpcDeps deps;
     deps.worker = worker.get_executor();
-    deps.client = [this]() -> etcd::EtcdClient* { return has_client ? &etcd : nullptr; };
+    deps.client = [this]() -> kontena::etcd::EtcdClient* { return has_client ? &etcd : nullptr; };
     deps.member_status = [this] { return member; };
     deps.ipam = [this]() -> ipam::Ipam* { return has_ipam ? &ipam : nullptr; };
     deps.network_status = [] { return Json{{"overlay_ip", "10.81.0.1"}}; };
@@ -61,7 +61,7 @@ class EtcdRpcTest : public AgentHarness {
   }
 
   asio::thread_pool worker{1};
-  etcd::FakeEtcd etcd;
+  kontena::etcd::FakeEtcd etcd;
   ipam::Ipam ipam{etcd, ipam::IpamConfig{}};
   std::atomic<bool> has_client{true};
   std::atomic<bool> has_ipam{true};
@@ -204,12 +204,12 @@ TEST_F(EtcdRpcTest, HealthReportsAHealthyCluster) {
 }
 
 TEST_F(EtcdRpcTest, HealthReportsALostMajorityWithoutFailing) {
-  etcd::EndpointStatus up;
+  kontena::etcd::EndpointStatus up;
   up.endpoint = "http://10.81.0.1:2379";
   up.healthy = true;
   up.member_id = 1;
   up.leader = 0;  // no leader known: the cluster lost its majority, yet this member answers
-  etcd::EndpointStatus down;
+  kontena::etcd::EndpointStatus down;
   down.endpoint = "http://10.81.0.2:2379";
   down.error = "connection refused";
   etcd.set_endpoint_status({up, down, down});
