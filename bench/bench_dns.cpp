@@ -10,7 +10,7 @@
 //                                                a fixed window of outstanding queries for a fixed
 //                                                time; each answer's id, rcode and address set is
 //                                                checked. Prints one line:
-//       NAME qps=... p50_us=... p99_us=... errors=... timeouts=... answers=...
+//       NAME qps=... p50_us=... p90_us=... p99_us=... p999_us=... errors=... timeouts=... answers=...
 //   bench_dns --check PORT [--instances N]       one query for a known name: exit 0 when answered
 //
 // The names: N instances of N/2 services (2 each) in 10 stacks of grid "bench":
@@ -273,8 +273,9 @@ int load(int port, int instances, double duration_s, int window, const std::stri
     if (latencies_us.empty()) return 0;
     return latencies_us[std::min(latencies_us.size() - 1, static_cast<std::size_t>(p * latencies_us.size()))];
   };
-  std::printf("%s qps=%.0f p50_us=%u p99_us=%u errors=%llu timeouts=%llu answers=%llu sent=%llu\n", label.c_str(),
-              static_cast<double>(answers) / elapsed, pct(0.50), pct(0.99), static_cast<unsigned long long>(errors),
+  std::printf("%s qps=%.0f p50_us=%u p90_us=%u p99_us=%u p999_us=%u errors=%llu timeouts=%llu answers=%llu sent=%llu\n",
+              label.c_str(), static_cast<double>(answers) / elapsed, pct(0.50), pct(0.90), pct(0.99), pct(0.999),
+              static_cast<unsigned long long>(errors),
               static_cast<unsigned long long>(timeouts), static_cast<unsigned long long>(answers),
               static_cast<unsigned long long>(sent));
   return 0;
