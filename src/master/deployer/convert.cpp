@@ -231,7 +231,7 @@ std::vector<std::string> shell_words(const std::string& text) {
 }
 
 protocol::ServicePod service_pod(const Service& service, const ServiceInstance& instance, const std::string& grid_name,
-                                 const std::set<std::string>& done_hooks) {
+                                 const std::set<std::string>& done_hooks, bool exposed) {
   const Json& spec = service.spec;
   protocol::ServicePod pod;
   pod.service_id = std::to_string(service.id);
@@ -268,6 +268,13 @@ protocol::ServicePod service_pod(const Service& service, const ServiceInstance& 
   }
   if (const Json* v = get(spec, "volumes")) pod.volumes = volume_strings(*v, pod.stack_name);
   pod.net = str(spec, "network_mode");
+  if (pod.net.empty() || pod.net == "bridge") {
+    pod.network = protocol::PodNetwork{"kontena", ""};
+    const std::string grid_domain = grid_name + ".kontena.local";
+    if (!pod.null_stack()) pod.dns_search.push_back(pod.stack_name + "." + grid_domain);
+    pod.dns_search.push_back(grid_domain);
+  }
+  if (exposed) pod.labels["io.kontena.service.exposed"] = "true";
   pod.cpus = opt_number(spec, "cpus");
   if (auto v = opt_int(spec, "cpu_shares")) pod.cpu_shares = static_cast<int>(*v);
   pod.mem_limit = opt_int(spec, "mem_limit");

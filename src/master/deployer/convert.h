@@ -48,8 +48,13 @@ std::vector<std::string> volume_strings(const Json& volumes, const std::string& 
 std::vector<std::string> shell_words(const std::string& text);
 
 // The pod of one instance. done_hooks: names of the instance's oneshot hooks already run.
+// exposed: the service is its stack's `expose` (label io.kontena.service.exposed=true).
+// Services on the default (bridge) network get the grid overlay, network {"kontena", ""} (the agent
+// allocates the address from IPAM and sets dns to its own overlay address), and the DNS search
+// domains ["<stack>.<grid>.kontena.local", "<grid>.kontena.local"] (null stack: the grid's only);
+// "host" and "container:..." get neither.
 protocol::ServicePod service_pod(const Service& service, const ServiceInstance& instance, const std::string& grid_name,
-                                 const std::set<std::string>& done_hooks);
+                                 const std::set<std::string>& done_hooks, bool exposed = false);
 
 // The stack definition's services in deploy order: a service after the services of the same
 // stack it links to (links "svc" or "<this stack>/svc"; other stacks ignored), otherwise file

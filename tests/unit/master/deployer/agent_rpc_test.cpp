@@ -172,6 +172,9 @@ TEST_F(AgentRpcTest, PodListHasTheNodesInstancesAsServicePods) {
   EXPECT_EQ(p.user, "nobody");
   EXPECT_TRUE(p.read_only);
   EXPECT_EQ(p.net, "bridge");
+  ASSERT_TRUE(p.network) << "bridge services join the grid overlay";
+  EXPECT_EQ(p.network->name, "kontena");
+  EXPECT_EQ(p.dns_search, (std::vector<std::string>{"shop.demo.kontena.local", "demo.kontena.local"}));
   EXPECT_EQ(p.log_driver, "json-file");
   EXPECT_EQ(p.log_opts.at("max-size"), "1m");
   EXPECT_EQ(p.stop_signal, "SIGINT");

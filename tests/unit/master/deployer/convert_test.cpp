@@ -125,5 +125,40 @@ TEST(Convert, SchedulerNodeFromANode) {
   EXPECT_EQ(scheduler_node(n, start, {}).last_seen, std::chrono::system_clock::time_point(std::chrono::milliseconds(9000)));
 }
 
+TEST(Convert, PodNetworkDnsSearchAndExposedLabel) {
+  Service s;
+  s.id = 5;
+  s.name = "web";
+  s.stack_name = "shop";
+  s.spec = Json::parse(R"({"image": "nginx", "network_mode": "bridge"})");
+  ServiceInstance inst;
+  inst.instance_number = 2;
+  auto pod = service_pod(s, inst, "demo", {});
+  ASSERT_TRUE(pod.network);
+  EXPECT_EQ(pod.network->name, "kontena");
+  EXPECT_EQ(pod.network->ip, "") << "the agent allocates the address from IPAM";
+  EXPECT_EQ(pod.dns_search, (std::vector<std::string>{"shop.demo.kontena.local", "demo.kontena.local"}));
+  EXPECT_TRUE(pod.dns.empty()) << "the agent puts its own overlay address";
+  EXPECT_EQ(pod.labels.count("io.kontena.service.exposed"), 0u);
+  EXPECT_EQ(service_pod(s, inst, "demo", {}, true).labels.at("io.kontena.service.exposed"), "true");
+  Json j = protocol::to_json(pod);
+  EXPECT_EQ(j["network"], (Json{{"name", "kontena"}, {"ip", ""}})) << j.dump();
+
+  // No network_mode is Docker's default bridge: the overlay too. The null stack searches the grid's domain only.
+  s.spec.erase("network_mode");
+  s.stack_name = "null";
+  pod = service_pod(s, inst, "demo", {});
+  ASSERT_TRUE(pod.network);
+  EXPECT_EQ(pod.dns_search, (std::vector<std::string>{"demo.kontena.local"}));
+
+  for (const char* mode : {"host", "container:db-1"}) {
+    s.spec["network_mode"] = mode;
+    pod = service_pod(s, inst, "demo", {});
+    EXPECT_FALSE(pod.network) << mode;
+    EXPECT_TRUE(pod.dns_search.empty()) << mode;
+    EXPECT_EQ(pod.net, mode);
+  }
+}
+
 }  // namespace
 }  // namespace kontena::master::deployer
