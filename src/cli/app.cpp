@@ -24,6 +24,7 @@ std::unique_ptr<CLI::App> build_app(Context& ctx) {
   register_node_commands(*app, ctx);
   register_stack_commands(*app, ctx);
   register_service_commands(*app, ctx);
+  register_etcd_commands(*app, ctx);
   register_misc_commands(*app, ctx);
   // Set after the subcommands exist so that only the top-level help shows it.
   app->footer(

@@ -1,7 +1,8 @@
 // kontena grid ...: create, list, show, use, current, update, remove, env, user, trusted-subnet,
-// audit-log.
+// audit-log, health.
 #include "cli/commands/audit_log.h"
 #include "cli/commands/common.h"
+#include "cli/commands/health.h"
 #include "cli/output.h"
 #include "cli/requests.h"
 #include "cli/url.h"
@@ -113,6 +114,51 @@ void add_show(CLI::App& grid, Context& ctx) {
     const json answer = ctx.api().get(grid_path(name));
     if (options->json) return print_json(ctx.out(), answer);
     print_grid(ctx, answer);
+  });
+}
+
+void print_grid_health(Context& ctx, const json& health) {
+  auto& out = ctx.out();
+  out << "grid " << field_text(health, "grid") << ": " << field_text(health, "initial_size")
+      << " initial nodes run its etcd\n";
+  Table table({"NAME", "NUMBER", "INITIAL", "CONNECTED", "ETCD MEMBER"});
+  for (const auto& node : health.value("nodes", json::array())) {
+    const json etcd = node.value("etcd", json::object());
+    std::string member = "-";
+    if (etcd.is_object() && etcd.contains("member")) member = etcd_member_text(etcd["member"]);
+    else if (etcd.is_object() && etcd.contains("error") && node.value("connected", false))
+      member = field_text(etcd, "error");
+    table.add_row({field_text(node, "name"), field_text(node, "node_number"), yes_no(node, "initial_member"),
+                   yes_no(node, "connected"), member});
+  }
+  table.print(out);
+  const json etcd = health.value("etcd", json::object());
+  out << etcd_majority_line(etcd.value("healthy", json()), etcd.value("members", json()), etcd.value("majority", json()))
+      << "\n";
+  const json problems = health.value("problems", json::array());
+  if (health.value("healthy", false)) {
+    out << "grid " << field_text(health, "grid") << " is healthy\n";
+    return;
+  }
+  out << "grid " << field_text(health, "grid") << " is NOT healthy:\n";
+  for (const auto& problem : problems) out << "  - " << (problem.is_string() ? problem.get<std::string>() : problem.dump()) << "\n";
+}
+
+void add_health(CLI::App& grid, Context& ctx) {
+  struct Options {
+    std::string name;
+    bool json = false;
+  };
+  auto options = std::make_shared<Options>();
+  CLI::App* health = grid.add_subcommand("health", "Check the grid's nodes and etcd (exit 1 when not healthy)");
+  health->add_option("NAME", options->name, "Grid name (default: the current grid)");
+  add_json_flag(health, options->json);
+  health->callback([&ctx, options] {
+    const std::string name = options->name.empty() ? ctx.require_grid() : options->name;
+    const json answer = ctx.api().get(grid_path(name) + "/health");
+    if (options->json) print_json(ctx.out(), answer);
+    else print_grid_health(ctx, answer);
+    if (!answer.value("healthy", false)) throw ExitStatus(1);
   });
 }
 
@@ -328,6 +374,7 @@ void register_grid_commands(CLI::App& app, Context& ctx) {
   add_users(*grid, ctx);
   add_trusted_subnets(*grid, ctx);
   add_audit_log(*grid, ctx);
+  add_health(*grid, ctx);
 }
 
 }  // namespace kontena::cli

@@ -1,8 +1,9 @@
-// kontena node ...: create, list, show, update, remove, reset-token, env, label.
+// kontena node ...: create, list, show, update, remove, reset-token, env, label, health.
 #include <cmath>
 #include <cstdio>
 
 #include "cli/commands/common.h"
+#include "cli/commands/health.h"
 #include "cli/output.h"
 #include "cli/requests.h"
 #include "cli/url.h"
@@ -256,6 +257,41 @@ void add_labels(CLI::App& node, Context& ctx) {
   remove->callback([change, remove_options] { change(*remove_options, false); });
 }
 
+void add_health(CLI::App& node, Context& ctx) {
+  struct Options {
+    std::string name;
+    bool json = false;
+  };
+  auto options = std::make_shared<Options>();
+  CLI::App* health = node.add_subcommand("health", "Show a node's view of the grid's etcd (exit 1 when it is not healthy)");
+  health->add_option("NAME", options->name, "Node name or node id")->required();
+  add_json_flag(health, options->json);
+  add_grid_option(health, ctx);
+  health->callback([&ctx, options] {
+    const std::string grid = ctx.require_grid();
+    const json report = ctx.api().get(node_path(grid, options->name) + "/health");
+    const json member = report.value("member", json());
+    const bool member_ok = !member.is_object() || (member.value("state", std::string("running")) == "running" &&
+                                                   field_text(member, "error", "").empty());
+    const bool healthy = report.value("majority", false) && member_ok && !report.contains("error");
+    if (options->json) {
+      print_json(ctx.out(), report);
+    } else {
+      auto& out = ctx.out();
+      out << field_text(report, "node") << ": connected, node number " << field_text(report, "node_number")
+          << (report.value("initial_member", false) ? ", initial member" : "") << "\n";
+      out << "  etcd member: " << etcd_member_text(member) << "\n";
+      if (report.contains("error") && report["error"].is_string())
+        out << "  error: " << report["error"].get<std::string>() << "\n";
+      out << "  endpoints:\n";
+      print_etcd_endpoints(out, report);
+      out << etcd_majority_line(report.value("healthy", json()), report.value("total", json()), report.value("majority", json()))
+          << "\n";
+    }
+    if (!healthy) throw ExitStatus(1);
+  });
+}
+
 }  // namespace
 
 void register_node_commands(CLI::App& app, Context& ctx) {
@@ -268,6 +304,7 @@ void register_node_commands(CLI::App& app, Context& ctx) {
   add_reset_token(*node, ctx);
   add_env(*node, ctx);
   add_labels(*node, ctx);
+  add_health(*node, ctx);
 }
 
 }  // namespace kontena::cli
