@@ -12,7 +12,9 @@
 #include "agent/agent.h"
 #include "agent/connection/master_url.h"
 #include "agent/docker/docker_client.h"
+#include "agent/etcd_rpc.h"
 #include "agent/logs/log_sync.h"
+#include "agent/network_sync.h"
 #include "agent/options.h"
 #include "agent/pod_sync.h"
 #include "common/clock.h"
@@ -37,6 +39,19 @@ int parse_pod_concurrency(const std::string& text) {
 
 }  // namespace
 
+int parse_port(const std::string& text, const char* flag) {
+  int v = 0;
+  try {
+    std::size_t used = 0;
+    v = std::stoi(text, &used);
+    if (used != text.size()) v = -1;
+  } catch (const std::exception&) {
+    v = -1;
+  }
+  if (v < 1 || v > 65535) kontena::invalid(flag, std::string(flag) + " \"" + text + "\" is not a port (1..65535)");
+  return v;
+}
+
 int main(int argc, char** argv) {
   namespace ka = kontena::agent;
   CLI::App app{"kontena-agent: the Kontena/C++ node agent (connects the node's Docker Engine to the master)"};
@@ -46,6 +61,8 @@ int main(int argc, char** argv) {
               connect_timeout = "10", reconcile_interval = "30", pod_concurrency = "8";
   std::string ssl_verify = "true", ssl_hostname, ssl_ca_file;
   std::string log_level = "info";
+  std::string data_dir = "/var/lib/kontena-agent", etcd_bin = "etcd", dns_port = "53", sd_ttl = "10";
+  bool no_overlay = false;
 
   app.add_option("--master", master, "master URL: ws://, wss://, http:// or https:// HOST[:PORT]")->envname("KONTENA_URI");
   app.add_option("--grid-token", grid_token, "the grid's token (joins the grid as a new or known node)")->envname("KONTENA_TOKEN");
@@ -81,6 +98,16 @@ int main(int argc, char** argv) {
   app.add_option("--ssl-hostname", ssl_hostname, "TLS server name to send and verify (default: the URL host)")
       ->envname("KONTENA_SSL_HOSTNAME");
   app.add_option("--ssl-ca-file", ssl_ca_file, "PEM CA bundle to trust instead of the system store")->envname("KONTENA_SSL_CA_FILE");
+  app.add_option("--data-dir", data_dir, "the agent's files: the etcd member's data (initial nodes) under DIR/etcd")
+      ->envname("KONTENA_AGENT_DATA_DIR")->capture_default_str();
+  app.add_option("--etcd-bin", etcd_bin, "the etcd binary the initial nodes run")->envname("KONTENA_ETCD_BIN")->capture_default_str();
+  app.add_option("--dns-port", dns_port, "port of the service discovery DNS on the node's overlay address")
+      ->envname("KONTENA_DNS_PORT")->capture_default_str();
+  app.add_option("--sd-ttl", sd_ttl, "service discovery: a lost node's names vanish after this (seconds or 5s, 1m)")
+      ->envname("KONTENA_SD_TTL")->capture_default_str();
+  app.add_flag("--no-overlay", no_overlay,
+               "no overlay, etcd, IPAM or DNS on this node: containers join Docker's default network")
+      ->envname("KONTENA_NO_OVERLAY");
   app.add_option("--log-level", log_level, "trace|debug|info|warn|error")->envname("LOG_LEVEL")->capture_default_str();
   app.add_flag_function("--version", [](std::int64_t) {
     std::cout << "kontena-agent " << KONTENA_VERSION << "\n";
@@ -98,6 +125,7 @@ int main(int argc, char** argv) {
 
   AgentOptions options;
   ka::PodSyncOptions pod_sync_options;
+  ka::NetworkOptions network_options;
   try {
     if (master.empty())
       kontena::invalid("master", "no master URL: set --master or KONTENA_URI (e.g. ws://192.168.1.10:9292)");
@@ -129,6 +157,13 @@ int main(int argc, char** argv) {
     options.tls.hostname = ssl_hostname;
     options.tls.ca_file = ssl_ca_file;
     if (options.backoff_base > options.backoff_max) options.backoff_base = options.backoff_max;
+    network_options.enabled = !no_overlay;
+    network_options.data_dir = data_dir;
+    network_options.etcd_bin = etcd_bin;
+    network_options.dns_port = parse_port(dns_port, "--dns-port");
+    auto ttl = ka::parse_duration(sd_ttl, "--sd-ttl");
+    if (ttl < std::chrono::seconds(2)) kontena::invalid("--sd-ttl", "--sd-ttl must be at least 2 s (etcd leases are whole seconds)");
+    network_options.sd_ttl = std::chrono::duration_cast<std::chrono::seconds>(ttl);
   } catch (const kontena::Error& e) {
     std::cerr << "kontena-agent: " << e.what() << "\n";
     return ka::kExitUsage;
@@ -145,6 +180,21 @@ int main(int argc, char** argv) {
     ka::Agent agent(io.get_executor(), pool.get_executor(), options, docker, clock);
     ka::PodSync pod_sync(agent, io.get_executor(), *docker, clock, pod_sync_options);
     ka::logs::LogSync log_sync(agent, io.get_executor(), *docker, clock, ka::logs::LogShipperOptions{});
+    ka::NetworkSync network(agent, *docker, network_options);
+    network.set_instances_source([&pod_sync] { return pod_sync.running_instances(); });
+    // The reconciler does not own the NetworkSync: both live in this scope (network stops last).
+    if (network_options.enabled) {
+      pod_sync.set_network(std::shared_ptr<ka::pods::PodNetwork>(&network, [](ka::pods::PodNetwork*) {}));
+      pod_sync.on_instances_changed([&network] { network.poke_discovery(); });
+    }
+    ka::EtcdRpcDeps etcd_deps;
+    etcd_deps.worker = pool.get_executor();
+    etcd_deps.client = [&network] { return network.etcd_client(); };
+    etcd_deps.member_status = [&network] { return network.member_status(); };
+    etcd_deps.ipam = [&network] { return network.ipam(); };
+    etcd_deps.network_status = [&network] { return network.status(); };
+    ka::register_etcd_rpc(agent, etcd_deps);
+    network.start();
     spdlog::info("kontena-agent starting version={} master={} docker_socket={}", KONTENA_VERSION, options.master_url,
                  options.docker_socket);
 
@@ -177,6 +227,7 @@ int main(int argc, char** argv) {
     io.run();
     log_sync.stop();
     pod_sync.stop();
+    network.stop(true);
     pool.stop();
     pool.join();
   } catch (const kontena::Error& e) {

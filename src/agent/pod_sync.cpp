@@ -108,6 +108,11 @@ Json exec_result_json(const docker::ExecResult& r) {
               {"stderr", docker::valid_utf8(r.stderr_data)}};
 }
 
+std::vector<pods::RunningInstance> PodSync::running_instances() const {
+  auto* r = running_reconciler_.load();
+  return r ? r->running_instances() : std::vector<pods::RunningInstance>{};
+}
+
 PodSync::PodSync(Agent& agent, asio::any_io_executor loop, docker::DockerClient& docker, const Clock& clock,
                  PodSyncOptions options)
     : agent_(agent), loop_(std::move(loop)), docker_(docker) {
@@ -134,6 +139,9 @@ PodSync::PodSync(Agent& agent, asio::any_io_executor loop, docker::DockerClient&
         pods::make_docker_exec(docker, options.hook_timeout));
     reconciler_->on_health([this](const pods::HealthResult& h) { report_health(h); });
     reconciler_->on_oneshot_hook([this](const pods::ServicePod& p, const protocol::PodHook& h) { report_oneshot(p, h); });
+    if (network_) reconciler_->set_network(network_);
+    if (instances_changed_) reconciler_->on_instances_changed(instances_changed_);
+    running_reconciler_.store(reconciler_.get());
     reconciler_->start([this] { return fetch(); });
     spdlog::info("service pod reconciler started interval={}", format_duration(options.interval));
   });

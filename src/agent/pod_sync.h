@@ -57,7 +57,12 @@ class PodSync {
   PodSync& operator=(const PodSync&) = delete;
 
   void stop();
-  pods::PodReconciler& reconciler() { return *reconciler_; }
+  // The overlay for the reconciler (set before the first session; nullptr: Docker's default network).
+  void set_network(std::shared_ptr<pods::PodNetwork> network) { network_ = std::move(network); }
+  // Called on the reconciler's thread when running_instances() changed (set before the first session).
+  void on_instances_changed(std::function<void()> f) { instances_changed_ = std::move(f); }
+  // Any thread: the instances running here (empty until the reconciler runs).
+  std::vector<pods::RunningInstance> running_instances() const;
 
  private:
   std::vector<pods::ServicePod> fetch();  // on the reconciler thread
@@ -72,7 +77,10 @@ class PodSync {
   std::unique_ptr<asio::thread_pool> exec_pool_ = std::make_unique<asio::thread_pool>(2);
   std::mutex health_mu_;
   std::map<pods::PodKey, bool> health_sent_;  // last status sent per pod (true = healthy)
+  std::shared_ptr<pods::PodNetwork> network_;
+  std::function<void()> instances_changed_;
   std::unique_ptr<pods::PodReconciler> reconciler_;
+  std::atomic<pods::PodReconciler*> running_reconciler_{nullptr};  // reconciler_ for other threads
 };
 
 }  // namespace kontena::agent

@@ -54,7 +54,7 @@ Cidr parse_cidr(const std::string& text, const std::string& what);
 class Ipam {
  public:
   // Invalid config -> Error(invalid). No etcd call is made here. clock: nullptr = the system clock.
-  Ipam(etcd::EtcdClient& etcd, IpamConfig config, const Clock* clock = nullptr);
+  Ipam(::kontena::etcd::EtcdClient& etcd, IpamConfig config, const Clock* clock = nullptr);
 
   // The node's container slice: its existing claim, or the lowest free slice of the upper half
   // claimed atomically (a lost race tries the next). Idempotent. Error(unavailable) when etcd has
@@ -99,7 +99,7 @@ class Ipam {
   std::string address_key(const std::string& ip) const;
   std::string record(const std::string& node_id, const std::string& owner) const;
 
-  etcd::EtcdClient& etcd_;
+  ::kontena::etcd::EtcdClient& etcd_;
   IpamConfig config_;
   SystemClock system_clock_;
   const Clock* clock_;

@@ -85,6 +85,16 @@ Json Deployer::Impl::pods_of_node(std::int64_t node) {
   auto grid = store.grid_by_id(n->grid_id);
   std::string grid_name = grid ? grid->name : "";
   std::map<std::int64_t, std::optional<Service>> services;
+  std::map<std::int64_t, std::string> exposed_of_stack;  // stack id -> its `expose` service
+  auto exposed = [&](const Service& svc) {
+    if (svc.stack_id == 0) return false;
+    auto e = exposed_of_stack.find(svc.stack_id);
+    if (e == exposed_of_stack.end()) {
+      auto stack = store.stack_by_id(svc.stack_id);
+      e = exposed_of_stack.emplace(svc.stack_id, stack ? stack->expose : std::string()).first;
+    }
+    return !e->second.empty() && e->second == svc.name;
+  };
   auto instances = store.instances_on_node(node);
   std::sort(instances.begin(), instances.end(), [](const ServiceInstance& a, const ServiceInstance& b) {
     return std::tie(a.service_id, a.instance_number) < std::tie(b.service_id, b.instance_number);
@@ -95,7 +105,8 @@ Json Deployer::Impl::pods_of_node(std::int64_t node) {
     if (it == services.end()) it = services.emplace(inst.service_id, store.service_by_id(inst.service_id)).first;
     if (!it->second) continue;
     try {
-      auto pod = deployer::service_pod(*it->second, inst, grid_name, hooks_done(inst.service_id, inst.instance_number));
+      auto pod = deployer::service_pod(*it->second, inst, grid_name, hooks_done(inst.service_id, inst.instance_number),
+                                       exposed(*it->second));
       // Not reached yet by the rolling deploy: the agent keeps the container it has.
       if (held(inst.service_id, inst.instance_number)) pod.service_revision = 0;
       pods.push_back(protocol::to_json(pod));
