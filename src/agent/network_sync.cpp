@@ -161,9 +161,9 @@ void NetworkSync::converge(const Desired& want) {
   bool changed_grid;
   {
     std::lock_guard lock(mu_);
-    changed_grid = !applied_ || applied_->grid != want.grid || applied_->subnet != want.subnet ||
-                   applied_->initial_size != want.initial_size || applied_->node_number != want.node_number ||
-                   applied_->node_id != want.node_id;
+    changed_grid = built_ && (built_->grid != want.grid || built_->subnet != want.subnet ||
+                              built_->initial_size != want.initial_size || built_->node_number != want.node_number ||
+                              built_->node_id != want.node_id);
   }
   if (changed_grid) {
     // Another grid layout: everything below is rebuilt (rare: a node moved, a subnet changed).
@@ -180,6 +180,8 @@ void NetworkSync::converge(const Desired& want) {
       ready_ = false;
       slice_.clear();
       applied_.reset();
+      built_.reset();
+      owned_.clear();
     }
     if (discovery) discovery->stop();
     if (server) server->stop();
@@ -201,6 +203,7 @@ void NetworkSync::converge(const Desired& want) {
   bool initial = want.node_number <= want.initial_size;
   {
     std::lock_guard lock(mu_);
+    built_ = want;
     overlay_ip_ = overlay_ip;
     prefix_ = prefix;
     if (initial && !supervisor_) {
@@ -220,7 +223,10 @@ void NetworkSync::converge(const Desired& want) {
                                                    options_.etcd_timeout);
       ipam::IpamConfig ic;
       ic.subnet = want.subnet;
-      ipam_ = std::make_shared<ipam::Ipam>(*etcd_, ic);
+      // Ipam refers to the client: its deleter keeps the client alive as long as any copy of it
+      // (a pod being attached while the grid layout changes).
+      auto client = etcd_;
+      ipam_ = std::shared_ptr<ipam::Ipam>(new ipam::Ipam(*client, ic), [client](ipam::Ipam* p) { delete p; });
     }
   }
   std::shared_ptr<ipam::Ipam> ipam = ipam_;
@@ -275,6 +281,7 @@ void NetworkSync::converge(const Desired& want) {
   ready_ = true;
   error_.clear();
   applied_ = want;
+  cv_.notify_all();  // pods waiting in attach()
 }
 
 void NetworkSync::poke_discovery() {
@@ -287,8 +294,11 @@ void NetworkSync::attach(const protocol::ServicePod& pod, docker::ContainerSpec&
   std::string node_id, overlay_ip;
   int prefix;
   {
-    std::lock_guard lock(mu_);
+    std::unique_lock lock(mu_);
     if (!options_.enabled) return;
+    // Right after the agent starts (or the grid's etcd forms) the network may be a few seconds
+    // away from ready: a deploy waits for it rather than failing at once.
+    cv_.wait_for(lock, options_.attach_wait, [this] { return stopping_ || (ready_ && ipam_ && applied_); });
     if (!ready_ || !ipam_ || !applied_)
       fail(ErrorKind::unavailable, "the overlay network of this node is not ready" +
                                        (error_.empty() ? std::string(" yet") : ": " + error_));
@@ -297,12 +307,8 @@ void NetworkSync::attach(const protocol::ServicePod& pod, docker::ContainerSpec&
     overlay_ip = overlay_ip_;
     prefix = prefix_;
   }
-  std::string ip;
-  try {
-    ip = ipam->allocate(node_id, spec.name);
-  } catch (const Error& e) {
-    throw Error(e.kind(), "cannot get an overlay address for " + spec.name + ": " + e.what());
-  }
+  // IPAM's errors name the container and say why (etcd without majority, a full slice).
+  std::string ip = ipam->allocate(node_id, spec.name);
   const std::string net = pod.network ? pod.network->name : std::string("kontena");
   spec.network_ips.clear();
   spec.network_ips[net] = ip;

@@ -63,7 +63,8 @@ struct NetworkOptions {
   std::chrono::seconds sd_ttl{10};            // service discovery records of a lost node vanish after this
   std::chrono::milliseconds sd_interval{1000};
   std::chrono::milliseconds resync{10'000};
-  std::chrono::milliseconds retry{2'000};     // after a failed step
+  std::chrono::milliseconds retry{1'000};     // after a failed step
+  std::chrono::milliseconds attach_wait{20'000};  // a pod waits this long for the network to be ready
 };
 
 // The node's overlay address and prefix: ("10.81.0.0/16", 3) -> {"10.81.0.3", 16}. Throws
@@ -124,7 +125,8 @@ class NetworkSync : public pods::PodNetwork {
   bool stopping_ = false;
   bool wake_ = false;
   std::optional<Desired> desired_;
-  std::optional<Desired> applied_;  // the config the components below were made for
+  std::optional<Desired> built_;    // the grid layout the components below were made for
+  std::optional<Desired> applied_;  // the last config fully converged (ready)
   std::unique_ptr<etcd::EtcdSupervisor> supervisor_;
   std::shared_ptr<kontena::etcd::EtcdClient> etcd_;
   std::shared_ptr<ipam::Ipam> ipam_;

@@ -73,10 +73,14 @@ wait_for 90 "etcd healthy on the 3 initial nodes (kontena grid health)" kontena 
 timing "grid with initial_size=3: nodes online -> etcd healthy" "$WAITED"
 assert_ok kontena etcd health
 assert_match "$STDOUT" "3 of 3" "etcd health: 3 of 3 members"
+# each node's bridge has its overlay address: the grid subnet | its node number (1..3, by join order)
+BRIDGES=""
 for i in 1 2 3; do
-  assert_ok testbed_exec "$i" ip -br addr show kontena0
-  assert_contains "$STDOUT" "10.81.0.$i/16" "node $i: the overlay bridge has the node's overlay address"
+  assert_ok testbed_exec "$i" ip -br -4 addr show kontena0
+  BRIDGES+="$(awk '{ print $3 }' <<<"$STDOUT") "
 done
+assert_eq "10.81.0.1/16 10.81.0.2/16 10.81.0.3/16" "$(tr ' ' '\n' <<<"$BRIDGES" | sed '/^$/d' | sort | xargs)" \
+  "the nodes' overlay bridges carry 10.81.0.1-3"
 
 assert_ok kontena etcd set /e2e/hello world
 assert_ok kontena etcd get /e2e/hello
@@ -85,7 +89,7 @@ assert_ok kontena etcd ls /e2e
 assert_contains "$STDOUT" "/e2e/hello"
 assert_ok kontena etcd rm /e2e/hello
 assert_fails kontena etcd get /e2e/hello
-assert_match "${OUT,,}" "not found|no such key|does not exist"
+assert_match "${OUT,,}" "not found|no key|does not exist"
 assert_fails kontena etcd set nokey value
 assert_contains "$OUT" "/"
 
@@ -176,8 +180,9 @@ no_containers() { [[ -z "$(stack_ps)" ]]; }
 wait_for 30 "no container left on any node" no_containers
 no_ipam_addresses() {
   local out
-  out=$(kontena etcd ls /kontena/ipam/addresses/kontena 2>&1) || return 1
-  ! grep -q '10\.81\.' <<<"$out"
+  # an empty prefix is an error of etcd ls ("no key under ..."): that is the wanted state
+  out=$(kontena etcd ls --values /kontena/ipam/addresses/kontena 2>&1) || { grep -q 'no key' <<<"$out" && return 0; echo "$out"; return 1; }
+  ! grep -q '10\.81\.' <<<"$out" || { echo "$out"; return 1; }
 }
 wait_for 30 "IPAM holds no container address after stack rm" no_ipam_addresses
 timing "stack rm -> addresses released" "$WAITED"

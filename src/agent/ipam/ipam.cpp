@@ -62,16 +62,17 @@ Cidr parse_cidr(const std::string& text, const std::string& what) {
 
 namespace {
 
+// Node ids are Docker engine ids ("JFG7:SRD6:...") or names; owners are container names.
 bool safe_name(const std::string& name) {
   return !name.empty() && name.size() <= 253 && std::all_of(name.begin(), name.end(), [](char c) {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_' ||
-           c == '.';
+           c == '.' || c == ':';
   });
 }
 
 void check_node(const std::string& node_id) {
   if (!safe_name(node_id))
-    fail(ErrorKind::invalid, "node id \"" + node_id + "\" cannot name an IPAM claim (letters, digits, - _ . only)");
+    fail(ErrorKind::invalid, "node id \"" + node_id + "\" cannot name an IPAM claim (letters, digits, - _ . : only)");
 }
 
 // Adds what was being done to an unavailable etcd's message (which already says why and what to do).
