@@ -321,16 +321,21 @@ void NetworkSync::attach(const protocol::ServicePod& pod, docker::ContainerSpec&
 
 void NetworkSync::release(const std::string& container_name) {
   std::shared_ptr<ipam::Ipam> ipam;
-  std::string ip;
+  std::string ip, node_id;
   {
     std::lock_guard lock(mu_);
-    auto it = owned_.find(container_name);
-    if (it == owned_.end() || !ipam_) return;  // unknown here: the periodic cleanup frees it
-    ip = it->second;
-    owned_.erase(it);
+    if (!ipam_ || !applied_) return;  // the periodic cleanup frees it later
+    if (auto it = owned_.find(container_name); it != owned_.end()) {
+      ip = it->second;
+      owned_.erase(it);
+    }
     ipam = ipam_;
+    node_id = applied_->node_id;
   }
   try {
+    // Allocated by an earlier run of the agent: IPAM knows it by its owner.
+    if (ip.empty()) ip = ipam->address_of(node_id, container_name).value_or("");
+    if (ip.empty()) return;
     if (ipam->release(ip, container_name)) spdlog::info("network: address released ip={} container={}", ip, container_name);
   } catch (const std::exception& e) {
     spdlog::warn("network: address release failed ip={} container={} error=\"{}\" (the cleanup retries)", ip,

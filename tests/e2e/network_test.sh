@@ -5,7 +5,8 @@
 # on nodes 1 and 2 and a client on node 3, every container on the overlay (addresses from its
 # node's IPAM slice); the client reaches web across nodes by web.netapp.demo.kontena.local, by
 # web-2..., by the short name `web` and by netapp.demo.kontena.local (web is exposed); DNS follows
-# a scale up and down within seconds. One etcd member frozen (SIGSTOP): deploys still work. Two
+# a scale up and down within seconds, and a node's agent killed (its names leave DNS when its
+# lease ends, and come back with the agent). One etcd member frozen (SIGSTOP): deploys still work. Two
 # frozen: `grid health` says the majority is lost, a deploy fails with a clear error, and the
 # running containers keep serving by address and by name. Members back: deploys work again.
 # `stack rm` releases every address in IPAM. Needs root.
@@ -173,6 +174,26 @@ timing "members thawed -> grid healthy" "$WAITED"
 assert_ok kontena service scale netapp/web 4
 wait_for 30 "web x4 running after the majority came back" expect_placement netapp web 4 local/web:v1
 wait_for 10 "web-4 resolvable" serves "http://web-4.netapp.demo.kontena.local:8080/index.html" "web v1"
+
+# ---- a node lost: its instances leave DNS when its records' lease ends (--sd-ttl 4) ----------------------
+read -r _ LOST_NODE _ < <(service_instances netapp web)
+L=$(testbed_node_index "$LOST_NODE")
+LOST=$(service_instances netapp web | awk -v n="$LOST_NODE" '$2 == n { print "web-" $1 }' | xargs)
+KEPT=$(service_instances netapp web | awk -v n="$LOST_NODE" '$2 != n { print "web-" $1 }' | xargs)
+[[ -n "$LOST" && -n "$KEPT" ]] || fail "web is not on two nodes" "$(service_instances netapp web)"
+agent_kill "$L" KILL
+t0=$(e2e_now)
+lost_gone() { local w; for w in $LOST; do [[ -z "$(resolves "$w.netapp.demo.kontena.local")" ]] || return 1; done; }
+wait_for 20 "the names of $LOST (node $L's agent killed) leave DNS" lost_gone
+timing "agent of a node killed -> its instances gone from DNS" "$(e2e_since "$t0")"
+for w in $KEPT; do
+  assert_eq "web v1" "$(client_get "http://$w.netapp.demo.kontena.local:8080/index.html")" "$w on the other node still resolves"
+done
+agent_start "$L" --grid-token "$TOKEN" --reconcile-interval 2 --sd-ttl 4
+wait_node_status "$LOST_NODE" online 30
+lost_back() { local w; for w in $LOST; do [[ -n "$(resolves "$w.netapp.demo.kontena.local")" ]] || return 1; done; }
+wait_for 30 "the names of $LOST back once the agent runs again" lost_back
+timing "agent back -> its instances in DNS again" "$WAITED"
 
 # ---- removal frees the addresses ----------------------------------------------------------------------
 assert_ok kontena stack rm --force netapp

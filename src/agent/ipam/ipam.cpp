@@ -291,6 +291,16 @@ bool Ipam::release(const std::string& ip, const std::string& owner) {
   return true;
 }
 
+std::optional<std::string> Ipam::address_of(const std::string& node_id, const std::string& owner) {
+  check_node(node_id);
+  std::lock_guard lock(mutex_);
+  auto slice = existing_slice(node_id);
+  if (!slice) return std::nullopt;
+  for (const auto& address : slice_addresses(*slice))
+    if (address.owner == owner) return address.ip;
+  return std::nullopt;
+}
+
 std::vector<std::string> Ipam::release_unused(const std::string& node_id, const std::set<std::string>& owners_in_use) {
   check_node(node_id);
   std::lock_guard lock(mutex_);

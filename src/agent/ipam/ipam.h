@@ -69,6 +69,9 @@ class Ipam {
   std::string allocate(const std::string& node_id, const std::string& owner, const std::string& preferred = "");
   // Releases ip when held by owner (owner empty: whoever holds it). true if released.
   bool release(const std::string& ip, const std::string& owner = "");
+  // The address owner holds in the node's slice (nullopt: none). For a release by name after an
+  // agent restart, when the agent no longer remembers the address.
+  std::optional<std::string> address_of(const std::string& node_id, const std::string& owner);
   // Releases the node's addresses whose owner is not in owners_in_use (and that are older than
   // unused_grace); returns the released ips.
   std::vector<std::string> release_unused(const std::string& node_id, const std::set<std::string>& owners_in_use);

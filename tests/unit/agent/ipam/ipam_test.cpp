@@ -263,6 +263,17 @@ TEST(IpamAddresses, ReleaseChecksTheOwner) {
   EXPECT_EQ(kind_of([&] { ipam.release("10.81.128"); }), ErrorKind::invalid);
 }
 
+TEST(IpamAddresses, AddressOfFindsTheOwnersAddressInTheNodesSlice) {
+  FakeEtcd etcd;
+  auto ip = Ipam(etcd, IpamConfig{}).allocate("node-a", "shop.web-1");
+  Ipam restarted(etcd, IpamConfig{});  // an agent restarted: it remembers nothing itself
+  EXPECT_EQ(restarted.address_of("node-a", "shop.web-1"), ip);
+  EXPECT_EQ(restarted.address_of("node-a", "shop.web-2"), std::nullopt);
+  EXPECT_EQ(restarted.address_of("node-b", "shop.web-1"), std::nullopt);  // another node's slice
+  EXPECT_TRUE(restarted.release(ip, "shop.web-1"));
+  EXPECT_EQ(restarted.address_of("node-a", "shop.web-1"), std::nullopt);
+}
+
 TEST(IpamAddresses, ReleaseUnusedKeepsOwnersInUseAndYoungAddresses) {
   ManualClock clock;
   FakeEtcd etcd;
