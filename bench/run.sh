@@ -3,7 +3,7 @@
 # test suite.
 #
 #   bench/run.sh [BENCH_API ARGS...]     arguments go to bench_api (as before)
-#   BENCH_ONLY="api agents idle scheduler deploy dns"  which benchmarks to run (default: all six)
+#   BENCH_ONLY="api agents idle scheduler deploy dns overlay"  which benchmarks to run (default: all seven)
 #   BENCH_AGENTS_ARGS="--agents 500"     arguments for bench_agents
 #   AGENT_IDLE_ARGS="--sample 20"        arguments for agent_idle.sh
 #   BENCH_DEPLOY_ARGS="--rounds 1"       arguments for bench_deploy.sh
@@ -13,11 +13,11 @@
 # kontena-agent target; they are skipped, with a note, when either is missing.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-ONLY=${BENCH_ONLY:-api agents idle scheduler deploy dns}
+ONLY=${BENCH_ONLY:-api agents idle scheduler deploy dns overlay}
 want() { [[ " $ONLY " == *" $1 "* ]]; }
 
 bash "$ROOT/scripts/setup.sh"
-targets=(kontena-server kontena bench_api bench_agents bench_scheduler bench_dns)
+targets=(kontena-server kontena bench_api bench_agents bench_scheduler bench_dns overlay_tool tcp_throughput)
 have_agent=0
 if grep -q 'add_executable(kontena-agent' "$ROOT/src/agent/CMakeLists.txt" 2>/dev/null; then
   targets+=(kontena-agent)
@@ -79,4 +79,14 @@ if want dns; then
   echo "==== dns_bench: the agent's DNS server vs dnsmasq, the same 1,500 names over UDP ===="
   # shellcheck disable=SC2086
   "$ROOT/bench/dns_bench.sh" --build "$ROOT/build" ${DNS_BENCH_ARGS:-}
+fi
+
+if want overlay; then
+  echo
+  echo "==== overlay_throughput: TCP between containers on two nodes over the VXLAN overlay vs the direct link ===="
+  if [[ $(id -u) != 0 ]]; then
+    echo "skipped: needs root (sudo bench/overlay_throughput.sh)"
+  else
+    "$ROOT/bench/overlay_throughput.sh" --build "$ROOT/build"
+  fi
 fi
