@@ -5,12 +5,18 @@
 //                                                instances, on one thread as in the agent, until
 //                                                SIGINT/SIGTERM
 //   bench_dns --write-hosts FILE [--instances N] the same names as a hosts file (for dnsmasq)
-//   bench_dns --load PORT [--instances N] [--duration 5] [--window 64] [--label NAME]
-//                                                A queries for the known names, round robin, with
-//                                                a fixed window of outstanding queries for a fixed
-//                                                time; each answer's id, rcode and address set is
-//                                                checked. Prints one line:
-//       NAME qps=... p50_us=... p90_us=... p99_us=... p999_us=... errors=... timeouts=... answers=...
+//   bench_dns --load PORT [--instances N] [--duration 5] [--warmup 0.5] [--window 64 | --rate QPS]
+//             [--server-pid PID] [--label NAME]
+//                                                A queries for the known names, round robin: closed
+//                                                loop (a fixed window of outstanding queries) or
+//                                                open loop (--rate: paced sends), for --duration
+//                                                after --warmup; each answer's id, rcode and address
+//                                                set is checked. Latency per query: from its send
+//                                                call to the kernel's receive timestamp of the
+//                                                answer. With --server-pid, the server's CPU time
+//                                                per answer. Prints one line:
+//       NAME mode=window|rate qps=... p50_us=... p90_us=... p99_us=... p999_us=... max_us=...
+//            server_cpu_us=... errors=... timeouts=... skipped=... answers=... sent=... stamps=...
 //   bench_dns --check PORT [--instances N]       one query for a known name: exit 0 when answered
 //
 // The names: N instances of N/2 services (2 each) in 10 stacks of grid "bench":
@@ -19,17 +25,22 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <iterator>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -162,51 +173,115 @@ int check(int port, int instances) {
 
 struct Outstanding {
   bool busy = false;
+  bool measured = false;  // sent after the warm-up: its latency counts
   std::uint32_t name = 0;
-  Clock::time_point sent;
+  std::int64_t sent_ns = 0;     // CLOCK_REALTIME, taken just before the send call
+  Clock::time_point sent_mono;  // for the 1 s timeout
 };
 
-int load(int port, int instances, double duration_s, int window, const std::string& label) {
-  auto names = make_names(instances);
+std::int64_t realtime_ns() {
+  timespec t{};
+  ::clock_gettime(CLOCK_REALTIME, &t);
+  return std::int64_t{t.tv_sec} * 1'000'000'000 + t.tv_nsec;
+}
+
+// utime + stime of a process (all its threads), in clock ticks; -1 when unreadable.
+long long process_cpu_ticks(int pid) {
+  if (pid <= 0) return -1;
+  std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
+  std::string text((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  auto close = text.rfind(')');  // the command name may hold spaces
+  if (close == std::string::npos) return -1;
+  std::istringstream rest(text.substr(close + 2));
+  std::string field;
+  long long utime = 0, stime = 0;
+  for (int i = 3; i <= 15 && rest >> field; ++i) {
+    if (i == 14) utime = std::stoll(field);
+    if (i == 15) stime = std::stoll(field);
+  }
+  return utime + stime;
+}
+
+struct LoadOptions {
+  int port = 0;
+  int instances = 1000;
+  double duration_s = 5;
+  double warmup_s = 0.5;
+  int window = 64;   // closed loop: this many queries outstanding
+  double rate = 0;   // > 0: open loop, this many queries/s paced evenly (window ignored)
+  int server_pid = 0;
+  std::string label = "server";
+};
+
+// Two ways to load a server:
+//  - closed loop (--window W): W queries outstanding, each answer replaced by a new query: the
+//    most the server does (queries/s); its latency is mostly the queue of W (Little's law).
+//  - open loop (--rate R): R queries/s sent on a fixed schedule whatever the answers, below what
+//    either server can do: the latency of one query with little queueing, where the p99 shows
+//    the server's own stalls. Sends that fall more than 1 ms behind schedule (the generator was
+//    descheduled) are skipped, not sent in a burst, and counted as `skipped`.
+// Latency of each query: from just before its send call to the kernel's receive timestamp of its
+// answer (SO_TIMESTAMPNS), so that the generator's own delays after the answer arrived (wake-up,
+// batch processing) are not charged to the server. A query unanswered after 1 s is a timeout and
+// counts in the percentiles as its time until then.
+int load(const LoadOptions& o) {
+  auto names = make_names(o.instances);
   // Every query packet built once: the generator should cost less per query than a server.
   std::vector<std::string> packets;
   packets.reserve(names.size());
   for (const auto& n : names) packets.push_back(encode_query(0, n.name, rrtype::a));
   sockaddr_in to;
-  int fd = udp_socket_to(port, to);
+  int fd = udp_socket_to(o.port, to);
+  int on = 1;
+  bool kernel_stamps = ::setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof on) == 0;
+  ::prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL);  // wake up on time for the paced sends
 
   std::vector<Outstanding> slots(65536);
   std::uint32_t next_name = 0;
   std::uint16_t next_id = 0;
-  std::uint64_t answers = 0, errors = 0, timeouts = 0, sent = 0;
-  std::vector<std::uint32_t> latencies_us;
-  latencies_us.reserve(2'000'000);
+  std::uint64_t answers = 0, errors = 0, timeouts = 0, sent = 0, skipped = 0;
+  std::vector<std::uint32_t> latencies_ns;
+  latencies_ns.reserve(4'000'000);
   int in_flight = 0;
+  bool measuring = false;
+  const bool open_loop = o.rate > 0;
+  const int max_in_flight = open_loop ? 4096 : o.window;
 
   constexpr int kBatch = 64;
   std::vector<mmsghdr> out_msgs(kBatch), in_msgs(kBatch);
   std::vector<iovec> out_iov(kBatch), in_iov(kBatch);
   std::vector<std::string> out_buf(kBatch), in_buf(kBatch, std::string(2048, '\0'));
+  constexpr std::size_t kControl = CMSG_SPACE(sizeof(timespec)) + 64;
+  std::vector<std::array<char, kControl>> in_control(kBatch);
+  ParsedResponse parsed;
 
   auto send_some = [&](int count) {
-    auto now = Clock::now();
-    while (count > 0) {
+    while (count > 0 && in_flight < 65000) {
       int n = std::min(count, kBatch);
+      std::uint16_t ids[kBatch];
       for (int i = 0; i < n; ++i) {
         while (slots[next_id].busy) ++next_id;
+        ids[i] = next_id;
         Outstanding& slot = slots[next_id];
         slot.busy = true;
+        slot.measured = measuring;
         slot.name = next_name;
-        slot.sent = now;
-        out_buf[i] = packets[next_name];
-        out_buf[i][0] = static_cast<char>(next_id >> 8);
-        out_buf[i][1] = static_cast<char>(next_id & 0xff);
-        out_iov[i] = {out_buf[i].data(), out_buf[i].size()};
+        std::string& b = out_buf[i];
+        b.assign(packets[next_name]);
+        b[0] = static_cast<char>(next_id >> 8);
+        b[1] = static_cast<char>(next_id & 0xff);
+        out_iov[i] = {b.data(), b.size()};
         out_msgs[i] = {};
         out_msgs[i].msg_hdr.msg_iov = &out_iov[i];
         out_msgs[i].msg_hdr.msg_iovlen = 1;
         ++next_id;
         next_name = (next_name + 1) % static_cast<std::uint32_t>(names.size());
+      }
+      auto mono = Clock::now();
+      std::int64_t stamp = realtime_ns();
+      for (int i = 0; i < n; ++i) {
+        slots[ids[i]].sent_ns = stamp;
+        slots[ids[i]].sent_mono = mono;
       }
       int done = ::sendmmsg(fd, out_msgs.data(), static_cast<unsigned>(n), 0);
       if (done < 0) done = 0;
@@ -216,83 +291,156 @@ int load(int port, int instances, double duration_s, int window, const std::stri
     }
   };
 
-  auto start = Clock::now();
-  auto end = start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(duration_s));
-  auto last_sweep = start;
-  send_some(window);
-  while (Clock::now() < end) {
-    pollfd p{fd, POLLIN, 0};
-    if (::poll(&p, 1, 50) == 1) {
-      for (int i = 0; i < kBatch; ++i) {
-        in_iov[i] = {in_buf[i].data(), in_buf[i].size()};
-        in_msgs[i] = {};
-        in_msgs[i].msg_hdr.msg_iov = &in_iov[i];
-        in_msgs[i].msg_hdr.msg_iovlen = 1;
-      }
-      int got = ::recvmmsg(fd, in_msgs.data(), kBatch, MSG_DONTWAIT, nullptr);
-      auto now = Clock::now();
-      int replaced = 0;
-      for (int i = 0; i < got; ++i) {
-        std::string_view packet(in_buf[i].data(), in_msgs[i].msg_len);
-        std::uint16_t id = 0, flags = 0;
-        if (!read_id(packet, id, flags) || !slots[id].busy) {
-          ++errors;  // an answer to nothing we asked (or asked and gave up on)
-          continue;
-        }
-        Outstanding& slot = slots[id];
-        slot.busy = false;
-        --in_flight;
-        ++replaced;
-        ++answers;
-        latencies_us.push_back(static_cast<std::uint32_t>(
-            std::chrono::duration_cast<std::chrono::microseconds>(now - slot.sent).count()));
-        if (!answer_matches(std::string(packet), names[slot.name], id)) ++errors;
-      }
-      if (replaced > 0) send_some(replaced);
+  // Returns how many outstanding queries were answered.
+  auto receive_some = [&]() -> int {
+    for (int i = 0; i < kBatch; ++i) {
+      in_iov[i] = {in_buf[i].data(), in_buf[i].size()};
+      in_msgs[i] = {};
+      in_msgs[i].msg_hdr.msg_iov = &in_iov[i];
+      in_msgs[i].msg_hdr.msg_iovlen = 1;
+      in_msgs[i].msg_hdr.msg_control = in_control[i].data();
+      in_msgs[i].msg_hdr.msg_controllen = in_control[i].size();
     }
+    int got = ::recvmmsg(fd, in_msgs.data(), kBatch, MSG_DONTWAIT, nullptr);
+    if (got <= 0) return 0;
+    std::int64_t fallback = realtime_ns();
+    int replaced = 0;
+    for (int i = 0; i < got; ++i) {
+      std::string_view packet(in_buf[i].data(), in_msgs[i].msg_len);
+      std::uint16_t id = 0, flags = 0;
+      if (!read_id(packet, id, flags) || !slots[id].busy) {
+        if (measuring) ++errors;  // an answer to nothing we asked (or asked and gave up on)
+        continue;
+      }
+      std::int64_t arrived = fallback;
+      for (cmsghdr* c = CMSG_FIRSTHDR(&in_msgs[i].msg_hdr); c; c = CMSG_NXTHDR(&in_msgs[i].msg_hdr, c))
+        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS) {
+          timespec t{};
+          std::memcpy(&t, CMSG_DATA(c), sizeof t);
+          arrived = std::int64_t{t.tv_sec} * 1'000'000'000 + t.tv_nsec;
+        }
+      Outstanding& slot = slots[id];
+      slot.busy = false;
+      --in_flight;
+      ++replaced;
+      if (!measuring) continue;
+      ++answers;
+      if (slot.measured)
+        latencies_ns.push_back(static_cast<std::uint32_t>(std::clamp<std::int64_t>(arrived - slot.sent_ns, 0, 4'000'000'000)));
+      const Name& expected = names[slot.name];
+      bool ok = parse_response(packet, parsed) && parsed.id == id && parsed.rcode == Rcode::noerror;
+      if (ok) {
+        std::sort(parsed.addresses.begin(), parsed.addresses.end());
+        ok = parsed.addresses == expected.addresses;
+      }
+      if (!ok) ++errors;
+    }
+    return replaced;
+  };
+
+  const auto warmup = std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(o.warmup_s));
+  const auto duration = std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(o.duration_s));
+  const auto interval = open_loop ? std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(1.0 / o.rate))
+                                  : Clock::duration::zero();
+  const auto begin = Clock::now();
+  auto measure_start = begin + warmup;
+  const auto end = measure_start + duration;
+  long long cpu_start = -1;
+  auto last_sweep = begin;
+  auto next_send = begin;
+  if (warmup == Clock::duration::zero()) {
+    measuring = true;
+    cpu_start = process_cpu_ticks(o.server_pid);
+  }
+  if (!open_loop) send_some(o.window);
+  while (true) {
     auto now = Clock::now();
+    if (now >= end) break;
+    if (!measuring && now >= measure_start) {
+      measuring = true;
+      measure_start = now;
+      cpu_start = process_cpu_ticks(o.server_pid);
+    }
+    timespec timeout{0, 50'000'000};
+    if (open_loop) {
+      if (now - next_send > std::chrono::milliseconds(1)) {
+        auto behind = (now - next_send) / interval;
+        if (measuring) skipped += static_cast<std::uint64_t>(behind);
+        next_send += behind * interval;
+      }
+      int due = 0;
+      while (next_send <= now && in_flight + due < max_in_flight) {
+        ++due;
+        next_send += interval;
+      }
+      if (due > 0) send_some(due);
+      auto wait = std::max(Clock::duration::zero(), next_send - Clock::now());
+      auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(wait).count();
+      timeout = {static_cast<time_t>(ns / 1'000'000'000), static_cast<long>(ns % 1'000'000'000)};
+    }
+    pollfd p{fd, POLLIN, 0};
+    if (::ppoll(&p, 1, &timeout, nullptr) == 1) {
+      int replaced = 0, got = 0;
+      do {
+        got = receive_some();
+        replaced += got;
+      } while (got == kBatch);
+      if (!open_loop && replaced > 0) send_some(replaced);
+    }
+    now = Clock::now();
     if (now - last_sweep > std::chrono::milliseconds(100)) {
       last_sweep = now;
       int lost = 0;
       for (auto& slot : slots)
-        if (slot.busy && now - slot.sent > std::chrono::seconds(1)) {
+        if (slot.busy && now - slot.sent_mono > std::chrono::seconds(1)) {
           slot.busy = false;
+          if (measuring) ++timeouts;
+          // A lost query is slower than any answer: it stays in the percentiles (as the time it
+          // was given up after), so that a server that drops does not look faster.
+          if (slot.measured)
+            latencies_ns.push_back(static_cast<std::uint32_t>(std::clamp<std::int64_t>(realtime_ns() - slot.sent_ns, 0, 4'000'000'000)));
           ++lost;
         }
-      if (lost > 0) {
-        timeouts += static_cast<std::uint64_t>(lost);
-        in_flight -= lost;
-        send_some(lost);
-      }
+      in_flight -= lost;
+      if (lost > 0 && !open_loop) send_some(lost);
     }
   }
-  double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+  double elapsed = std::chrono::duration<double>(Clock::now() - measure_start).count();
+  long long cpu_end = process_cpu_ticks(o.server_pid);
   ::close(fd);
-  std::sort(latencies_us.begin(), latencies_us.end());
-  auto pct = [&](double p) -> std::uint32_t {
-    if (latencies_us.empty()) return 0;
-    return latencies_us[std::min(latencies_us.size() - 1, static_cast<std::size_t>(p * latencies_us.size()))];
+  std::sort(latencies_ns.begin(), latencies_ns.end());
+  auto pct = [&](double p) -> double {
+    if (latencies_ns.empty()) return 0;
+    return latencies_ns[std::min(latencies_ns.size() - 1, static_cast<std::size_t>(p * latencies_ns.size()))] / 1000.0;
   };
-  std::printf("%s qps=%.0f p50_us=%u p90_us=%u p99_us=%u p999_us=%u errors=%llu timeouts=%llu answers=%llu sent=%llu\n",
-              label.c_str(), static_cast<double>(answers) / elapsed, pct(0.50), pct(0.90), pct(0.99), pct(0.999),
-              static_cast<unsigned long long>(errors),
-              static_cast<unsigned long long>(timeouts), static_cast<unsigned long long>(answers),
-              static_cast<unsigned long long>(sent));
+  double cpu_us_per_query = 0;
+  if (cpu_start >= 0 && cpu_end >= 0 && answers > 0)
+    cpu_us_per_query = static_cast<double>(cpu_end - cpu_start) * 1e6 / static_cast<double>(::sysconf(_SC_CLK_TCK)) /
+                       static_cast<double>(answers);
+  std::printf(
+      "%s mode=%s qps=%.0f p50_us=%.1f p90_us=%.1f p99_us=%.1f p999_us=%.1f max_us=%.1f server_cpu_us=%.2f "
+      "errors=%llu timeouts=%llu skipped=%llu answers=%llu sent=%llu stamps=%s\n",
+      o.label.c_str(), open_loop ? "rate" : "window", static_cast<double>(answers) / elapsed, pct(0.50), pct(0.90),
+      pct(0.99), pct(0.999), latencies_ns.empty() ? 0.0 : latencies_ns.back() / 1000.0, cpu_us_per_query,
+      static_cast<unsigned long long>(errors), static_cast<unsigned long long>(timeouts),
+      static_cast<unsigned long long>(skipped), static_cast<unsigned long long>(answers),
+      static_cast<unsigned long long>(sent), kernel_stamps ? "kernel" : "user");
+  std::fflush(stdout);
   return 0;
 }
 
 void usage() {
   std::fprintf(stderr,
                "usage: bench_dns --serve PORT | --write-hosts FILE | --load PORT | --check PORT\n"
-               "                 [--instances N] [--duration S] [--window W] [--label NAME]\n");
+               "                 [--instances N] [--duration S] [--warmup S] [--window W | --rate QPS]\n"
+               "                 [--server-pid PID] [--label NAME]\n");
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string mode, target, label = "server";
-  int instances = 1000, window = 64;
-  double duration = 5;
+  std::string mode, target;
+  LoadOptions o;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto value = [&]() -> std::string {
@@ -306,27 +454,39 @@ int main(int argc, char** argv) {
       mode = a;
       target = value();
     } else if (a == "--instances") {
-      instances = std::stoi(value());
+      o.instances = std::stoi(value());
     } else if (a == "--duration") {
-      duration = std::stod(value());
+      o.duration_s = std::stod(value());
+    } else if (a == "--warmup") {
+      o.warmup_s = std::stod(value());
     } else if (a == "--window") {
-      window = std::stoi(value());
+      o.window = std::stoi(value());
+    } else if (a == "--rate") {
+      o.rate = std::stod(value());
+    } else if (a == "--server-pid") {
+      o.server_pid = std::stoi(value());
     } else if (a == "--label") {
-      label = value();
+      o.label = value();
     } else {
       usage();
       return 2;
     }
   }
-  if (instances < 2 || window < 1 || window > 4096 || duration <= 0) {
-    std::fprintf(stderr, "bench_dns: --instances must be at least 2, --window 1..4096, --duration above 0\n");
+  if (o.instances < 2 || o.window < 1 || o.window > 4096 || o.duration_s <= 0 || o.warmup_s < 0 || o.rate < 0 ||
+      o.rate > 1e6) {
+    std::fprintf(stderr,
+                 "bench_dns: --instances must be at least 2, --window 1..4096, --duration above 0, --warmup 0 or "
+                 "more, --rate 0..1000000 (0: closed loop)\n");
     return 2;
   }
   try {
-    if (mode == "--serve") return serve(std::stoi(target), instances);
-    if (mode == "--write-hosts") return write_hosts(target, instances);
-    if (mode == "--load") return load(std::stoi(target), instances, duration, window, label);
-    if (mode == "--check") return check(std::stoi(target), instances);
+    if (mode == "--serve") return serve(std::stoi(target), o.instances);
+    if (mode == "--write-hosts") return write_hosts(target, o.instances);
+    if (mode == "--load") {
+      o.port = std::stoi(target);
+      return load(o);
+    }
+    if (mode == "--check") return check(std::stoi(target), o.instances);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "bench_dns: %s\n", e.what());
     return 1;
