@@ -3,8 +3,11 @@
 #include "common/asio.h"
 
 #include <spdlog/spdlog.h>
+#include <sys/socket.h>
 
 #include <array>
+#include <cerrno>
+#include <cstring>
 #include <fstream>
 #include <mutex>
 #include <random>
@@ -118,13 +121,32 @@ bool take_slot(std::atomic<std::size_t>& count, std::size_t limit) {
 struct DnsServer::Impl {
   enum class Action { reply, forward, drop };
 
+  // UDP is served in batches: when the socket is readable, recvmmsg takes up to kUdpBatch queued
+  // datagrams, each is answered into its slot's reused buffer, and one sendmmsg sends the
+  // answers; again while batches come back full, then back to waiting. No allocation per
+  // in-zone query (forwards copy their query).
+  static constexpr std::size_t kUdpBatch = 32;
+  // A datagram longer than this is cut by the kernel (MSG_TRUNC): answered FORMERR. A query is one
+  // question and an OPT record, well under 1 KiB.
+  static constexpr std::size_t kUdpSlot = 4096;
+  // Batches per wake-up before the loop lets TCP and forwards run (then it comes straight back).
+  static constexpr int kUdpRounds = 8;
+  // Asked for the receive buffer (the kernel caps it at net.core.rmem_max): a few hundred ms of
+  // queries at tens of thousands per second, so a thread that is not scheduled for a while does
+  // not drop them.
+  static constexpr int kUdpReceiveBuffer = 4 << 20;
+
   struct UdpListener {
     explicit UdpListener(asio::io_context& io) : socket(io) {}
     udp::socket socket;
-    udp::endpoint sender;
-    std::array<char, 65536> buffer{};
+    std::array<std::array<char, kUdpSlot>, kUdpBatch> in{};
+    std::array<sockaddr_storage, kUdpBatch> from{};
+    std::array<iovec, kUdpBatch> in_iov{};
+    std::array<mmsghdr, kUdpBatch> in_msgs{};
+    std::array<std::string, kUdpBatch> out;
+    std::array<iovec, kUdpBatch> out_iov{};
+    std::array<mmsghdr, kUdpBatch> out_msgs{};
     Query query;
-    std::string out;
   };
 
   Impl(const DnsTable& t, DnsServerOptions o) : table(t), options(std::move(o)) {}
@@ -312,40 +334,112 @@ struct DnsServer::Impl {
 
   // --- UDP
 
-  void on_datagram(UdpListener& l, std::size_t size) {
-    std::string_view packet(l.buffer.data(), size);
-    switch (handle(packet, false, l.query, l.out)) {
-      case Action::reply: {
-        error_code ec;
-        l.socket.send_to(asio::buffer(l.out), l.sender, 0, ec);
-        if (ec) count(counters.dropped);  // the send buffer is full: the client retries
-        break;
+  static udp::endpoint to_endpoint(const sockaddr_storage& address, socklen_t length) {
+    udp::endpoint e;
+    std::memcpy(e.data(), &address, std::min<std::size_t>(length, sizeof address));
+    e.resize(std::min<std::size_t>(length, e.capacity()));
+    return e;
+  }
+
+  // One received datagram: its answer goes to out (true), or it is forwarded or dropped (false).
+  bool on_datagram(UdpListener& l, std::size_t slot, std::size_t size, bool truncated, std::string& out) {
+    std::string_view packet(l.in[slot].data(), size);
+    if (truncated) {
+      count(counters.queries);
+      std::uint16_t id = 0, flags = 0;
+      if (!read_id(packet, id, flags) || (flags & flag::qr)) {
+        count(counters.dropped);
+        return false;
       }
-      case Action::forward:
+      encode_error(id, flags, Rcode::formerr, out);
+      count(counters.formerr);
+      return true;
+    }
+    switch (handle(packet, false, l.query, out)) {
+      case Action::reply:
+        return true;
+      case Action::forward: {
         if (!take_slot(forwards_in_flight, options.max_forwards)) {
           count(counters.dropped);
-          break;
+          return false;
         }
-        asio::co_spawn(*io, forward_udp(&l, std::string(packet), l.query, l.sender, Slot(forwards_in_flight)),
+        udp::endpoint client = to_endpoint(l.from[slot], l.in_msgs[slot].msg_hdr.msg_namelen);
+        asio::co_spawn(*io, forward_udp(&l, std::string(packet), l.query, client, Slot(forwards_in_flight)),
                        log_exception);
-        break;
+        return false;
+      }
       case Action::drop:
-        break;
+        return false;
     }
+    return false;
+  }
+
+  // Receives one batch and sends its answers; the number of datagrams received (0: none queued).
+  std::size_t serve_batch(UdpListener& l) {
+    const int fd = l.socket.native_handle();
+    for (std::size_t i = 0; i < kUdpBatch; ++i) {
+      l.in_iov[i] = {l.in[i].data(), l.in[i].size()};
+      l.in_msgs[i] = {};
+      l.in_msgs[i].msg_hdr.msg_name = &l.from[i];
+      l.in_msgs[i].msg_hdr.msg_namelen = sizeof l.from[i];
+      l.in_msgs[i].msg_hdr.msg_iov = &l.in_iov[i];
+      l.in_msgs[i].msg_hdr.msg_iovlen = 1;
+    }
+    int got;
+    do {
+      got = ::recvmmsg(fd, l.in_msgs.data(), kUdpBatch, MSG_DONTWAIT, nullptr);
+    } while (got < 0 && errno == EINTR);
+    if (got <= 0) {
+      if (got < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
+        spdlog::debug("dns: udp receive failed: {}", std::strerror(errno));
+      return 0;
+    }
+    std::size_t replies = 0;
+    for (std::size_t i = 0; i < static_cast<std::size_t>(got); ++i) {
+      const msghdr& in = l.in_msgs[i].msg_hdr;
+      bool truncated = (in.msg_flags & MSG_TRUNC) != 0;
+      std::string& out = l.out[replies];
+      if (!on_datagram(l, i, l.in_msgs[i].msg_len, truncated, out)) continue;
+      l.out_iov[replies] = {out.data(), out.size()};
+      l.out_msgs[replies] = {};
+      l.out_msgs[replies].msg_hdr.msg_name = &l.from[i];
+      l.out_msgs[replies].msg_hdr.msg_namelen = in.msg_namelen;
+      l.out_msgs[replies].msg_hdr.msg_iov = &l.out_iov[replies];
+      l.out_msgs[replies].msg_hdr.msg_iovlen = 1;
+      ++replies;
+    }
+    std::size_t done = 0;
+    while (done < replies) {
+      int n = ::sendmmsg(fd, l.out_msgs.data() + done, static_cast<unsigned>(replies - done), MSG_DONTWAIT);
+      if (n > 0) {
+        done += static_cast<std::size_t>(n);
+      } else if (n < 0 && errno == EINTR) {
+        continue;
+      } else {
+        count(counters.dropped);  // this answer could not be sent (send buffer full): the client retries
+        ++done;
+      }
+    }
+    return static_cast<std::size_t>(got);
+  }
+
+  void serve_queued(UdpListener& l) {
+    for (int round = 0; round < kUdpRounds; ++round)
+      if (serve_batch(l) < kUdpBatch) {
+        // Fewer than a batch: nothing was left queued. A datagram arriving from now on wakes
+        // the wait below (the loop has one thread: the wait is armed before the loop polls again).
+        receive(l);
+        return;
+      }
+    // Still more queued: come back after whatever else is ready (TCP, forwards).
+    asio::post(*io, [this, &l] { serve_queued(l); });
   }
 
   void receive(UdpListener& l) {
-    l.socket.async_receive_from(asio::buffer(l.buffer), l.sender, [this, &l](const error_code& ec, std::size_t n) {
+    l.socket.async_wait(udp::socket::wait_read, [this, &l](const error_code& ec) {
       if (ec == asio::error::operation_aborted) return;
-      if (!ec) on_datagram(l, n);
-      // Whatever else is already queued is read without another trip through the reactor.
-      for (int i = 0; i < 64; ++i) {
-        error_code more;
-        std::size_t size = l.socket.receive_from(asio::buffer(l.buffer), l.sender, 0, more);
-        if (more) break;
-        on_datagram(l, size);
-      }
-      receive(l);
+      if (ec) spdlog::debug("dns: udp wait failed: {}", ec.message());
+      serve_queued(l);
     });
   }
 
@@ -461,6 +555,10 @@ struct DnsServer::Impl {
           continue;
         }
         listener->socket.non_blocking(true, ec);
+        error_code buffer_ec;  // not fatal: the default buffer works, it only drops sooner
+        listener->socket.set_option(asio::socket_base::receive_buffer_size(kUdpReceiveBuffer), buffer_ec);
+        if (buffer_ec) spdlog::debug("dns: cannot size the udp receive buffer: {}", buffer_ec.message());
+        for (auto& out : listener->out) out.reserve(kMaxUdpSize);
         udp_listeners.push_back(std::move(listener));
         tcp_acceptors.push_back(std::move(acceptor));
         bound.push_back(port);

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -371,6 +372,121 @@ TEST_F(DnsServerSockets, MalformedPacketsOverTheWire) {
   EXPECT_FALSE(test::udp_ask(port, "tiny", 300ms));
   // The server still answers.
   EXPECT_TRUE(test::udp_ask(port, encode_query(1, "api.shop.demo.kontena.local", rrtype::a)));
+}
+
+// Many datagrams queued at once are answered in batches (recvmmsg/sendmmsg): each answer is
+// right for its own query and goes back to the socket that asked, forwarded ones included.
+TEST_F(DnsServerSockets, ABurstFromSeveralClientsIsAnsweredEachToItsSender) {
+  FakeUpstream upstream(FakeUpstream::Mode::answer);
+  DnsServerOptions options;
+  options.upstreams = {upstream.address()};
+  start(options);
+  constexpr int kClients = 3;
+  constexpr int kPerClient = 400;  // more than one wake-up's worth of batches
+  struct Expect {
+    Rcode rcode;
+    std::vector<Ipv4> addresses;
+  };
+  auto query_for = [](int i, std::string& name, Expect& e) {
+    if (i % 10 == 9) {
+      name = "host" + std::to_string(i) + ".example.com";  // forwarded
+      e = {Rcode::noerror, {FakeUpstream::kAnswer}};
+    } else if (i % 10 == 8) {
+      name = "nope" + std::to_string(i) + ".shop.demo.kontena.local";
+      e = {Rcode::nxdomain, {}};
+    } else if (i % 2 == 0) {
+      name = "api-1.shop.demo.kontena.local";
+      e = {Rcode::noerror, {Ipv4{10, 81, 128, 1}}};
+    } else {
+      name = "api.shop.demo.kontena.local";
+      e = {Rcode::noerror, {Ipv4{10, 81, 128, 1}, Ipv4{10, 81, 128, 2}}};
+    }
+  };
+  auto to = test::loopback(port);
+  std::vector<int> fds;
+  for (int c = 0; c < kClients; ++c) {
+    int fd = ::socket(AF_INET, SOCK_DGRAM, 0);
+    int size = 1 << 20;
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
+    fds.push_back(fd);
+  }
+  // answered[c][i]: how many answers client c got for its query i (ids are per client).
+  std::vector<std::vector<int>> answered(kClients, std::vector<int>(kPerClient, 0));
+  int wrong = 0;
+  auto drain = [&](int c) {
+    std::string buffer(2048, '\0');
+    while (true) {
+      ssize_t n = ::recv(fds[c], buffer.data(), buffer.size(), MSG_DONTWAIT);
+      if (n <= 0) return;
+      ParsedResponse r;
+      if (!parse_response(buffer.substr(0, static_cast<std::size_t>(n)), r) || r.id >= kPerClient) {
+        ++wrong;
+        continue;
+      }
+      std::string name;
+      Expect e;
+      query_for(r.id + c * kPerClient, name, e);
+      std::sort(r.addresses.begin(), r.addresses.end());
+      if (r.rcode != e.rcode || r.addresses != e.addresses || r.question != name) ++wrong;
+      ++answered[c][r.id];
+    }
+  };
+  auto send = [&](int c, int i) {
+    std::string name;
+    Expect e;
+    query_for(i + c * kPerClient, name, e);
+    std::string q = encode_query(static_cast<std::uint16_t>(i), name, rrtype::a);
+    ::sendto(fds[c], q.data(), q.size(), 0, reinterpret_cast<const sockaddr*>(&to), sizeof to);
+  };
+  for (int i = 0; i < kPerClient; ++i)
+    for (int c = 0; c < kClients; ++c) send(c, i);
+  auto missing = [&] {
+    int m = 0;
+    for (auto& list : answered) m += static_cast<int>(std::count(list.begin(), list.end(), 0));
+    return m;
+  };
+  auto collect = [&](std::chrono::milliseconds within) {
+    auto until = std::chrono::steady_clock::now() + within;
+    while (missing() > 0 && std::chrono::steady_clock::now() < until) {
+      std::vector<pollfd> polls;
+      for (int fd : fds) polls.push_back({fd, POLLIN, 0});
+      ::poll(polls.data(), polls.size(), 50);
+      for (int c = 0; c < kClients; ++c) drain(c);
+    }
+  };
+  collect(3s);
+  // A datagram the kernel dropped (a full buffer on a loaded machine) is asked again, once, as a
+  // client would; what must never happen is a wrong answer or one to the wrong sender.
+  for (int c = 0; c < kClients; ++c)
+    for (int i = 0; i < kPerClient; ++i)
+      if (answered[c][i] == 0) send(c, i);
+  collect(3s);
+  for (int fd : fds) ::close(fd);
+  EXPECT_EQ(wrong, 0);
+  EXPECT_EQ(missing(), 0);
+  int duplicated = 0;
+  for (auto& list : answered) duplicated += static_cast<int>(std::count_if(list.begin(), list.end(), [](int n) { return n > 1; }));
+  EXPECT_EQ(duplicated, 0);
+  auto s = server->stats();
+  EXPECT_GE(s.queries, static_cast<std::uint64_t>(kClients * kPerClient));
+  EXPECT_EQ(s.dropped, 0u);
+}
+
+// A datagram longer than the server reads at once (4 KiB) is FORMERR, with its id; a long
+// response is dropped like any response.
+TEST_F(DnsServerSockets, OversizedDatagramsGetFormerr) {
+  start({});
+  std::string big = encode_query(4242, "api.shop.demo.kontena.local", rrtype::a) + std::string(5000, 'x');
+  auto out = test::udp_ask(port, big);
+  ParsedResponse r;
+  ASSERT_TRUE(out && parse_response(*out, r));
+  EXPECT_EQ(r.id, 4242);
+  EXPECT_EQ(r.rcode, Rcode::formerr);
+  std::string response = big;
+  response[2] = static_cast<char>(response[2] | 0x80);  // QR
+  EXPECT_FALSE(test::udp_ask(port, response, 300ms));
+  EXPECT_TRUE(test::udp_ask(port, encode_query(1, "api.shop.demo.kontena.local", rrtype::a)));
+  EXPECT_EQ(server->stats().formerr, 1u);
 }
 
 TEST_F(DnsServerSockets, StopAndStartAgain) {
