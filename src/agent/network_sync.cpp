@@ -84,6 +84,12 @@ void NetworkSync::stop(bool stop_etcd) {
   }
   cv_.notify_all();
   if (thread_.joinable()) thread_.join();
+  stop_components(stop_etcd, false);
+}
+
+// Takes the running parts out under the lock and stops them outside it (their threads may wait
+// for the lock). forget: also drop the grid's client, IPAM and what was converged.
+void NetworkSync::stop_components(bool stop_etcd, bool forget) {
   std::unique_ptr<dns::ServiceDiscovery> discovery;
   std::unique_ptr<dns::DnsServer> server;
   std::unique_ptr<etcd::EtcdSupervisor> supervisor;
@@ -92,6 +98,15 @@ void NetworkSync::stop(bool stop_etcd) {
     discovery = std::move(discovery_);
     server = std::move(dns_);
     supervisor = std::move(supervisor_);
+    if (forget) {
+      ipam_.reset();
+      etcd_.reset();
+      ready_ = false;
+      slice_.clear();
+      applied_.reset();
+      built_.reset();
+      owned_.clear();
+    }
   }
   if (discovery) discovery->stop();
   if (server) server->stop();
@@ -165,28 +180,8 @@ void NetworkSync::converge(const Desired& want) {
                               built_->initial_size != want.initial_size || built_->node_number != want.node_number ||
                               built_->node_id != want.node_id);
   }
-  if (changed_grid) {
-    // Another grid layout: everything below is rebuilt (rare: a node moved, a subnet changed).
-    std::unique_ptr<dns::ServiceDiscovery> discovery;
-    std::unique_ptr<dns::DnsServer> server;
-    std::unique_ptr<etcd::EtcdSupervisor> supervisor;
-    {
-      std::lock_guard lock(mu_);
-      discovery = std::move(discovery_);
-      server = std::move(dns_);
-      supervisor = std::move(supervisor_);
-      ipam_.reset();
-      etcd_.reset();
-      ready_ = false;
-      slice_.clear();
-      applied_.reset();
-      built_.reset();
-      owned_.clear();
-    }
-    if (discovery) discovery->stop();
-    if (server) server->stop();
-    if (supervisor) supervisor->stop(true);
-  }
+  // Another grid layout: everything below is rebuilt (rare: a node moved, a subnet changed).
+  if (changed_grid) stop_components(true, true);
 
   // 1. overlay devices
   AddressOptions addr_options{agent_.options().public_ip, agent_.options().private_ip, agent_.options().peer_interface};

@@ -111,6 +111,7 @@ class NetworkSync : public pods::PodNetwork {
   void on_node_info(const nlohmann::json& info);
   void run();
   void converge(const Desired& want);
+  void stop_components(bool stop_etcd, bool forget);
 
   Agent& agent_;
   docker::DockerClient& docker_;

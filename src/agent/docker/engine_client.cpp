@@ -11,6 +11,7 @@
 
 #include "agent/docker/http_unix.h"
 #include "agent/docker/stream_decoder.h"
+#include "common/json.h"
 
 namespace kontena::agent::docker {
 namespace {
@@ -43,16 +44,6 @@ Json parse_json_body(const HttpResult& r, const std::string& what) {
   return j;
 }
 
-template <class T>
-T get_or(const Json& j, const char* key, T fallback) {
-  auto it = j.find(key);
-  if (it == j.end() || it->is_null()) return fallback;
-  try {
-    return it->get<T>();
-  } catch (const Json::exception&) {
-    return fallback;
-  }
-}
 
 // ---------------------------------------------------------------------------------------------
 // Streams: one thread reads the body of one exchange and feeds a decoder.
@@ -185,20 +176,20 @@ class EngineClient final : public DockerClient {
     auto on_json = [&](const Json& j) {
       if (!j.is_object()) return;
       if (j.contains("error") || j.contains("errorDetail")) {
-        std::string msg = get_or<std::string>(j, "error", "");
+        std::string msg = json_value_or<std::string>(j, "error", "");
         if (auto d = j.find("errorDetail"); d != j.end() && d->is_object()) {
-          msg = get_or<std::string>(*d, "message", msg);
+          msg = json_value_or<std::string>(*d, "message", msg);
         }
         if (error_message.empty()) error_message = msg.empty() ? j.dump() : msg;
         return;
       }
       if (!progress) return;
       PullProgress p;
-      p.status = get_or<std::string>(j, "status", "");
-      p.id = get_or<std::string>(j, "id", "");
+      p.status = json_value_or<std::string>(j, "status", "");
+      p.id = json_value_or<std::string>(j, "id", "");
       if (auto d = j.find("progressDetail"); d != j.end() && d->is_object()) {
-        p.current = get_or<std::int64_t>(*d, "current", 0);
-        p.total = get_or<std::int64_t>(*d, "total", 0);
+        p.current = json_value_or<std::int64_t>(*d, "current", 0);
+        p.total = json_value_or<std::int64_t>(*d, "total", 0);
       }
       progress(p);
     };
@@ -229,7 +220,7 @@ class EngineClient final : public DockerClient {
     if (!spec.name.empty()) target += "?name=" + url_encode(spec.name);
     auto r = call("POST", target, container_create_body(spec).dump(), {}, ErrorKind::invalid);
     Json j = parse_json_body(r, "POST /containers/create");
-    std::string id = get_or<std::string>(j, "Id", "");
+    std::string id = json_value_or<std::string>(j, "Id", "");
     if (id.empty()) fail(ErrorKind::internal, "the Docker Engine created a container but sent no Id");
     if (auto w = j.find("Warnings"); w != j.end() && w->is_array()) {
       for (const auto& warning : *w) {
@@ -296,7 +287,7 @@ class EngineClient final : public DockerClient {
     try {
       auto r = call("POST", "/containers/" + path_escape(id) + "/exec", create.dump(), {}, ErrorKind::internal,
                     std::min<std::chrono::milliseconds>(timeout_, left()));
-      exec_id = get_or<std::string>(parse_json_body(r, "POST /containers/" + id + "/exec"), "Id", "");
+      exec_id = json_value_or<std::string>(parse_json_body(r, "POST /containers/" + id + "/exec"), "Id", "");
     } catch (const Error& e) {
       if (e.kind() == ErrorKind::not_found) fail(ErrorKind::not_found, "no such container: " + id);
       if (e.kind() == ErrorKind::unavailable && Clock::now() >= deadline) throw timed_out();
@@ -348,7 +339,7 @@ class EngineClient final : public DockerClient {
       Json j = parse_json_body(call("GET", "/exec/" + path_escape(exec_id) + "/json", {}, {}, ErrorKind::internal,
                                     std::min<std::chrono::milliseconds>(timeout_, left() + std::chrono::seconds(2))),
                                "GET /exec/" + exec_id + "/json");
-      if (!get_or<bool>(j, "Running", false) && j.contains("ExitCode") && j["ExitCode"].is_number_integer()) {
+      if (!json_value_or<bool>(j, "Running", false) && j.contains("ExitCode") && j["ExitCode"].is_number_integer()) {
         result.exit_code = j["ExitCode"].get<int>();
         break;
       }
@@ -384,7 +375,7 @@ class EngineClient final : public DockerClient {
       if (e.kind() == ErrorKind::forbidden) throw Error(ErrorKind::invalid, e.what());
       throw;
     }
-    std::string id = get_or<std::string>(parse_json_body(r, "POST /networks/create"), "Id", "");
+    std::string id = json_value_or<std::string>(parse_json_body(r, "POST /networks/create"), "Id", "");
     if (id.empty()) fail(ErrorKind::internal, "the Docker Engine created network " + spec.name + " but sent no Id");
     spdlog::info("docker network created name={} id={}", spec.name, id.substr(0, 12));
     return id;
@@ -422,7 +413,7 @@ class EngineClient final : public DockerClient {
     auto c = inspect_container(id);
     if (!c) fail(ErrorKind::not_found, "no such container: " + id);
     bool tty = false;
-    if (auto cfg = c->find("Config"); cfg != c->end() && cfg->is_object()) tty = get_or<bool>(*cfg, "Tty", false);
+    if (auto cfg = c->find("Config"); cfg != c->end() && cfg->is_object()) tty = json_value_or<bool>(*cfg, "Tty", false);
     std::string target = "/containers/" + path_escape(id) + "/logs?follow=" + (o.follow ? "1" : "0") +
                          "&stdout=" + (o.stdout_stream ? "1" : "0") + "&stderr=" + (o.stderr_stream ? "1" : "0") +
                          "&timestamps=" + (o.timestamps ? "1" : "0");
@@ -674,17 +665,17 @@ bool is_registry_unreachable(const std::string& message) {
 
 ContainerSummary summary_from_json(const Json& j) {
   ContainerSummary s;
-  s.id = get_or<std::string>(j, "Id", "");
+  s.id = json_value_or<std::string>(j, "Id", "");
   if (auto names = j.find("Names"); names != j.end() && names->is_array() && !names->empty() &&
                                     names->front().is_string()) {
     s.name = names->front().get<std::string>();
     if (!s.name.empty() && s.name.front() == '/') s.name.erase(0, 1);
   }
-  s.image = get_or<std::string>(j, "Image", "");
-  s.image_id = get_or<std::string>(j, "ImageID", "");
-  s.state = get_or<std::string>(j, "State", "");
-  s.status = get_or<std::string>(j, "Status", "");
-  s.created = get_or<std::int64_t>(j, "Created", 0);
+  s.image = json_value_or<std::string>(j, "Image", "");
+  s.image_id = json_value_or<std::string>(j, "ImageID", "");
+  s.state = json_value_or<std::string>(j, "State", "");
+  s.status = json_value_or<std::string>(j, "Status", "");
+  s.created = json_value_or<std::int64_t>(j, "Created", 0);
   if (auto labels = j.find("Labels"); labels != j.end() && labels->is_object()) {
     for (auto it = labels->begin(); it != labels->end(); ++it) {
       if (it.value().is_string()) s.labels[it.key()] = it.value().get<std::string>();

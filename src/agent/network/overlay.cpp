@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "common/error.h"
+#include "common/json.h"
 
 namespace kontena::agent::network {
 namespace {
@@ -96,16 +97,6 @@ Error command_failed(const std::vector<std::string>& argv, const CommandResult& 
                                            std::to_string(r.exit_code) + ")" + (why.empty() ? "" : ": " + why));
 }
 
-template <class T>
-T field(const Json& j, const char* key, T fallback) {
-  auto it = j.find(key);
-  if (it == j.end() || it->is_null()) return fallback;
-  try {
-    return it->get<T>();
-  } catch (const Json::exception&) {
-    return fallback;
-  }
-}
 
 bool has_flag(const Json& link, const std::string& flag) {
   auto it = link.find("flags");
@@ -116,7 +107,7 @@ bool has_flag(const Json& link, const std::string& flag) {
 std::string link_kind(const Json& link) {
   auto li = link.find("linkinfo");
   if (li == link.end() || !li->is_object()) return "device";
-  return field<std::string>(*li, "info_kind", "device");
+  return json_value_or<std::string>(*li, "info_kind", "device");
 }
 
 std::vector<std::string> split_words(const std::string& line) {
@@ -173,8 +164,8 @@ std::vector<std::string> flood_entries(CommandRunner& run, const std::string& vx
   if (r.exit_code != 0) throw command_failed(argv, r);
   std::set<std::string> peers;
   for (const auto& e : parse_output(argv, r.out)) {
-    if (!e.is_object() || field<std::string>(e, "mac", "") != kFloodMac) continue;
-    std::string dst = field<std::string>(e, "dst", "");
+    if (!e.is_object() || json_value_or<std::string>(e, "mac", "") != kFloodMac) continue;
+    std::string dst = json_value_or<std::string>(e, "dst", "");
     if (!dst.empty()) peers.insert(dst);
   }
   return {peers.begin(), peers.end()};
@@ -220,9 +211,9 @@ void Overlay::ensure_bridge(const OverlayConfig& c, std::vector<std::string>& ch
     must({"ip", "link", "add", c.bridge, "type", "bridge"});
     changes.push_back("bridge " + c.bridge + " created");
   }
-  if (!link || field<int>(*link, "mtu", 0) != c.mtu) {
+  if (!link || json_value_or<int>(*link, "mtu", 0) != c.mtu) {
     must({"ip", "link", "set", "dev", c.bridge, "mtu", std::to_string(c.mtu)});
-    if (link) changes.push_back("bridge " + c.bridge + " MTU " + std::to_string(field<int>(*link, "mtu", 0)) + " -> " + std::to_string(c.mtu));
+    if (link) changes.push_back("bridge " + c.bridge + " MTU " + std::to_string(json_value_or<int>(*link, "mtu", 0)) + " -> " + std::to_string(c.mtu));
   }
 
   Cidr want = *parse_cidr(c.address);
@@ -234,8 +225,8 @@ void Overlay::ensure_bridge(const OverlayConfig& c, std::vector<std::string>& ch
       auto infos = l.find("addr_info");
       if (infos == l.end() || !infos->is_array()) continue;
       for (const auto& a : *infos) {
-        if (field<std::string>(a, "family", "") != "inet") continue;
-        Cidr got{field<std::string>(a, "local", ""), field<int>(a, "prefixlen", 0)};
+        if (json_value_or<std::string>(a, "family", "") != "inet") continue;
+        Cidr got{json_value_or<std::string>(a, "local", ""), json_value_or<int>(a, "prefixlen", 0)};
         if (got.ip == want.ip && got.prefix == want.prefix) {
           have_want = true;
         } else {
@@ -272,11 +263,11 @@ void Overlay::ensure_vxlan(const OverlayConfig& c, const std::string& dev, std::
     auto compare = [&](const std::string& what, const std::string& have, const std::string& want) {
       if (have != want) differ.push_back(what + " " + (have.empty() ? "none" : have) + " -> " + want);
     };
-    compare("vni", std::to_string(field<int>(data, "id", 0)), std::to_string(c.vni));
-    compare("local", field<std::string>(data, "local", ""), c.local_ip);
-    compare("port", std::to_string(field<int>(data, "port", 0)), std::to_string(c.port));
-    compare("dev", field<std::string>(data, "link", ""), dev);
-    compare("learning", field<bool>(data, "learning", false) ? "on" : "off", "on");
+    compare("vni", std::to_string(json_value_or<int>(data, "id", 0)), std::to_string(c.vni));
+    compare("local", json_value_or<std::string>(data, "local", ""), c.local_ip);
+    compare("port", std::to_string(json_value_or<int>(data, "port", 0)), std::to_string(c.port));
+    compare("dev", json_value_or<std::string>(data, "link", ""), dev);
+    compare("learning", json_value_or<bool>(data, "learning", false) ? "on" : "off", "on");
     if (!differ.empty()) {
       // These cannot be changed on a live VXLAN device: it is made again (its fdb entries too).
       must({"ip", "link", "del", "dev", c.vxlan});
@@ -293,11 +284,11 @@ void Overlay::ensure_vxlan(const OverlayConfig& c, const std::string& dev, std::
     must({"ip", "link", "add", c.vxlan, "type", "vxlan", "id", std::to_string(c.vni), "local", c.local_ip, "dev", dev,
           "dstport", std::to_string(c.port), "learning"});
   }
-  if (!link || field<int>(*link, "mtu", 0) != c.mtu) {
+  if (!link || json_value_or<int>(*link, "mtu", 0) != c.mtu) {
     must({"ip", "link", "set", "dev", c.vxlan, "mtu", std::to_string(c.mtu)});
-    if (link) changes.push_back("vxlan " + c.vxlan + " MTU " + std::to_string(field<int>(*link, "mtu", 0)) + " -> " + std::to_string(c.mtu));
+    if (link) changes.push_back("vxlan " + c.vxlan + " MTU " + std::to_string(json_value_or<int>(*link, "mtu", 0)) + " -> " + std::to_string(c.mtu));
   }
-  if (!link || field<std::string>(*link, "master", "") != c.bridge) {
+  if (!link || json_value_or<std::string>(*link, "master", "") != c.bridge) {
     must({"ip", "link", "set", "dev", c.vxlan, "master", c.bridge});
     if (link) changes.push_back("vxlan " + c.vxlan + " attached to " + c.bridge);
   }
@@ -431,8 +422,8 @@ std::string interface_of(CommandRunner& run, const std::string& ip) {
     auto infos = l.find("addr_info");
     if (infos == l.end() || !infos->is_array()) continue;
     for (const auto& a : *infos) {
-      if (field<std::string>(a, "family", "") == "inet" && field<std::string>(a, "local", "") == ip) {
-        return field<std::string>(l, "ifname", "");
+      if (json_value_or<std::string>(a, "family", "") == "inet" && json_value_or<std::string>(a, "local", "") == ip) {
+        return json_value_or<std::string>(l, "ifname", "");
       }
     }
   }
