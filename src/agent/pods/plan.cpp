@@ -157,6 +157,7 @@ Plan plan(const PlanInput& in) {
       rt.running_since.reset();
       rt.unhealthy = false;
       rt.health_known = false;
+      rt.restarted_unhealthy = false;
       rt.next_health_check.reset();
       rt.port_wait_deadline.reset();
       if (c) {
@@ -222,6 +223,7 @@ Plan plan(const PlanInput& in) {
       rt.running_since.reset();
       rt.unhealthy = false;
       rt.health_known = false;
+      rt.restarted_unhealthy = false;
       rt.next_health_check.reset();
     }
     TimePoint at = *rt.down_since + backoff_delay(rt.restarts, in.options.backoff_cap);

@@ -63,6 +63,7 @@ struct PodRuntime {
   std::optional<TimePoint> down_since;      // first seen not running, or attempt failed
   bool unhealthy = false;                   // the last health check failed
   bool health_known = false;                // a health check ran since the container (re)started
+  bool restarted_unhealthy = false;         // restarted for failing its check, none passed since
   std::optional<TimePoint> next_health_check;
   std::optional<TimePoint> port_wait_deadline;  // wait_for_port in progress until then
   std::string last_error;

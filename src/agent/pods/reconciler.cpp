@@ -175,6 +175,7 @@ void PodReconciler::run_health_checks(const std::vector<Observed>& observed) {
     due(*r.next_health_check);
     r.unhealthy = !res.healthy;
     r.health_known = true;
+    if (res.healthy) r.restarted_unhealthy = false;
     if (!res.healthy)
       spdlog::warn("pods: health check failed pod={} container={} check={}://{}:{}{} detail={}", k.str(), c->name,
                    hc.protocol, ip, hc.port, hc.protocol == "http" ? hc.uri : "", res.detail);
@@ -252,7 +253,10 @@ void PodReconciler::update_instances() {
     ri.container_name = protocol::container_name(pod);
     ri.ip = container_ip(rt->second.container_id, pod);
     if (ri.ip.empty()) continue;
-    if (pod.health_check && rt->second.health_known) ri.healthy = !rt->second.unhealthy;
+    if (pod.health_check && rt->second.restarted_unhealthy)
+      ri.healthy = false;
+    else if (pod.health_check && rt->second.health_known)
+      ri.healthy = !rt->second.unhealthy;
     now.push_back(std::move(ri));
   }
   bool changed;
@@ -469,6 +473,8 @@ void PodReconciler::apply(const Action& a, PodRuntime* rt, Outcome& out) {
         rt->down_since.reset();
         rt->unhealthy = false;
         rt->health_known = false;
+        // Service discovery leaves it out until a check passes again.
+        rt->restarted_unhealthy = true;
         rt->next_health_check.reset();
         rt->last_error.clear();
         if (pod->wait_for_port) rt->port_wait_deadline = clock_.now() + options_.port_wait_timeout;

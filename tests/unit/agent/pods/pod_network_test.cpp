@@ -472,15 +472,15 @@ TEST_F(PodNetworkTest, RunningInstancesFollowTheHealthChecks) {
   EXPECT_EQ(prober->probed.size(), 2u);
   EXPECT_EQ(instance_changes, 2);
 
-  // Unhealthy: the container is restarted in the same pass, its health unknown again until
-  // the next check (a false is never seen by service discovery).
+  // Unhealthy: the container is restarted in the same pass and stays unhealthy for service
+  // discovery until a check passes again.
   prober->healthy = false;
   clock.advance(5s);
   rec->tick();
   EXPECT_EQ(prober->probed.size(), 3u);
   EXPECT_EQ(engine.container("shop.web-1")->starts, 2);
   ASSERT_EQ(rec->running_instances().size(), 1u);
-  EXPECT_EQ(rec->running_instances()[0].healthy, std::nullopt);
+  EXPECT_EQ(rec->running_instances()[0].healthy, std::optional<bool>(false));
   EXPECT_EQ(instance_changes, 3);
 
   prober->healthy = true;
