@@ -12,7 +12,8 @@
 //               max_forwards in flight: queries beyond are dropped (the client retries).
 //   malformed   FORMERR when the header could be read, else dropped; responses are never answered.
 //   UDP answers over the client's size (512, or its EDNS size up to 1232) carry as many addresses
-//   as fit and TC. TCP: 2-byte length framing, several queries per connection, idle timeout, at
+//   as fit and TC. UDP is served in batches (recvmmsg/sendmmsg, up to 32 datagrams a call, no
+//   allocation per in-zone query); a datagram over 4 KiB (never a real query) gets FORMERR. TCP: 2-byte length framing, several queries per connection, idle timeout, at
 //   most max_tcp_connections (more are closed at once).
 //
 // start() binds (UDP and TCP on each listen address) and serves on one internal thread; stop()
