@@ -189,6 +189,7 @@ void NetworkSync::converge(const Desired& want) {
   network::OverlayConfig oc;
   oc.address = overlay_ip + "/" + std::to_string(prefix);
   oc.local_ip = addresses.private_ip;
+  oc.mtu = network::overlay_mtu(*runner_, oc.local_ip);
   for (const auto& p : want.peers)
     if (p != addresses.private_ip) oc.peers.push_back(p);
   auto changes = overlay_->ensure(oc);
@@ -232,6 +233,7 @@ void NetworkSync::converge(const Desired& want) {
   spec.subnet = want.subnet;
   spec.gateway = overlay_ip;
   spec.ip_range = slice;
+  spec.mtu = oc.mtu;
   if (network::ensure_kontena_network(docker_, spec))
     spdlog::info("network: docker network kontena created subnet={} gateway={} ip_range={}", want.subnet, overlay_ip, slice);
 

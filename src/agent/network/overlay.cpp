@@ -414,6 +414,19 @@ void Overlay::teardown(const OverlayConfig& config) {
   }
 }
 
+int interface_mtu(CommandRunner& run, const std::string& dev) {
+  if (dev.empty()) return 0;
+  auto link = show_link(run, dev);
+  return link ? json_value_or<int>(*link, "mtu", 0) : 0;
+}
+
+int overlay_mtu(CommandRunner& run, const std::string& local_ip, int wanted) {
+  constexpr int kVxlanOverhead = 50;  // outer Ethernet 14 + IPv4 20 + UDP 8 + VXLAN 8
+  int underlay = interface_mtu(run, interface_of(run, local_ip));
+  if (underlay <= kVxlanOverhead) return wanted;
+  return std::min(wanted, underlay - kVxlanOverhead);
+}
+
 std::string interface_of(CommandRunner& run, const std::string& ip) {
   std::vector<std::string> argv{"ip", "-j", "addr", "show"};
   auto r = run.run(argv);

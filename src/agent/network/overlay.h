@@ -59,6 +59,11 @@ class Overlay {
 
 // The interface that holds the IPv4 address ip (for the VXLAN's `dev`), empty when none does.
 std::string interface_of(CommandRunner& run, const std::string& ip);
+// The MTU of interface dev (ip -j link show), 0 when it cannot be read.
+int interface_mtu(CommandRunner& run, const std::string& dev);
+// The overlay's MTU on a node whose private IP is local_ip: `wanted`, or less when the underlay
+// cannot carry it with VXLAN's 50 bytes of headers (a cloud VM's 1400-byte link gives 1350).
+int overlay_mtu(CommandRunner& run, const std::string& local_ip, int wanted = 1450);
 
 // The name of the iptables chain that keeps non-peers from injecting into the overlay.
 inline constexpr const char* kOverlayChain = "KONTENA-OVERLAY";

@@ -353,3 +353,21 @@ TEST(Overlay, InterfaceOf) {
   EXPECT_EQ(interface_of(k, "10.99.53.11"), "eth1");
   EXPECT_EQ(interface_of(k, "10.99.51.1"), "");
 }
+
+namespace kontena::agent::network {
+namespace {
+
+// A cloud VM's 1400-byte link cannot carry 1450-byte frames plus VXLAN's 50 bytes of headers.
+TEST(OverlayMtu, FollowsTheUnderlayLink) {
+  FakeKernel k;
+  EXPECT_EQ(overlay_mtu(k, "10.99.51.11"), 1450);
+  k.links["eth0"].mtu = 1400;
+  EXPECT_EQ(overlay_mtu(k, "10.99.51.11"), 1350);
+  k.links["eth0"].mtu = 9000;
+  EXPECT_EQ(overlay_mtu(k, "10.99.51.11"), 1450);  // never above what was asked
+  EXPECT_EQ(overlay_mtu(k, "10.99.51.11", 8950), 8950);
+  EXPECT_EQ(overlay_mtu(k, "192.0.2.1"), 1450);    // an address on no interface: the default
+}
+
+}  // namespace
+}  // namespace kontena::agent::network
