@@ -115,6 +115,9 @@ Use the CLI (it is logged in as the admin user; grid $GRID is selected):
   kontena node create node-2       # pre-create a node; its agent needs: kontena node env node-2
   kontena stack ls                 # the demo stack hello: kontena stack show hello
   kontena service containers hello/web
+  kontena grid health              # the grid's etcd (this machine is its initial node)
+  kontena etcd ls /kontena/ipam    # IPAM: this node's slice and the containers' overlay addresses
+  kontena service exec hello/web -- nslookup web.hello.demo.kontena.local   # service discovery
   kontena --help
 
 Or the REST API (docs/api.md), e.g.:
@@ -253,8 +256,9 @@ else
   printf '\n===== %s kontena-agent --docker-socket unix://%s (KONTENA_URI=%s)\n' \
     "$(date '+%F %T')" "$DOCKER_SOCK" "$agent_uri" >>"$AGENT_LOG"
   rm -f "$AGENT_PID_FILE"
-  "${SUDO[@]}" setsid sh -c 'echo $$ >"$0"; set -a; . "$1"; set +a; exec "$2" --docker-socket "$3"' \
-    "$AGENT_PID_FILE" "$AGENT_ENV" "$AGENT_BIN" "unix://$DOCKER_SOCK" </dev/null >>"$AGENT_LOG" 2>&1 &
+  # --data-dir: this machine is the grid's initial node: its etcd member keeps its data in data/agent.
+  "${SUDO[@]}" setsid sh -c 'echo $$ >"$0"; set -a; . "$1"; set +a; exec "$2" --docker-socket "$3" --data-dir "$4"' \
+    "$AGENT_PID_FILE" "$AGENT_ENV" "$AGENT_BIN" "unix://$DOCKER_SOCK" "$ROOT/data/agent" </dev/null >>"$AGENT_LOG" 2>&1 &
   apid=$(wait_pid_file "$AGENT_PID_FILE" kontena-agent) || {
     echo "up: kontena-agent exited at start; the end of ${AGENT_LOG#"$ROOT"/}:" >&2
     tail -n 30 "$AGENT_LOG" >&2
