@@ -225,9 +225,11 @@ int main(int argc, char** argv) {
       io.stop();
     });
     io.run();
+    // The network first: a pod waiting in NetworkSync::attach() for the network is released at
+    // once (else pod_sync.stop() would wait for it), and the etcd member stops with the agent.
+    network.stop(true);
     log_sync.stop();
     pod_sync.stop();
-    network.stop(true);
     pool.stop();
     pool.join();
   } catch (const kontena::Error& e) {

@@ -296,6 +296,7 @@ void NetworkSync::attach(const protocol::ServicePod& pod, docker::ContainerSpec&
     // Right after the agent starts (or the grid's etcd forms) the network may be a few seconds
     // away from ready: a deploy waits for it rather than failing at once.
     cv_.wait_for(lock, options_.attach_wait, [this] { return stopping_ || (ready_ && ipam_ && applied_); });
+    if (stopping_) fail(ErrorKind::unavailable, "the agent is stopping");
     if (!ready_ || !ipam_ || !applied_)
       fail(ErrorKind::unavailable, "the overlay network of this node is not ready" +
                                        (error_.empty() ? std::string(" yet") : ": " + error_));

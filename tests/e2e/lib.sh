@@ -56,6 +56,7 @@ E2E_GRID=""                                    # default grid of the node_* help
 E2E_TESTBED_NODES=0                            # how many nodes e2e_testbed_up brought up
 KONTENA_AGENT_URL=""                           # ws(s)://GATEWAY:PORT, set by start_server_on_testbed
 declare -A AGENT_PID=() AGENT_EXIT=()          # by node index
+E2E_AGENT_ARGS=()                              # flags every agent_start adds (e.g. --no-overlay)
 WAITED=""                                      # seconds the last wait_node_* took
 
 # Output of the last run/assert_ok/assert_fails and api/assert_status call.
@@ -511,6 +512,8 @@ agent_start() {
   [[ "$have" == *" --log-level "* ]] || extra+=(--log-level debug)
   # Each node's own agent files (its etcd member's data on initial nodes): never the machine's.
   [[ "$have" == *" --data-dir "* ]] || extra+=(--data-dir "$E2E_TMP/agent-data-$i")
+  # Flags every agent of the test gets (e.g. --no-overlay), set by the test in E2E_AGENT_ARGS.
+  extra+=(${E2E_AGENT_ARGS[@]+"${E2E_AGENT_ARGS[@]}"})
   local sock ns ip log="$E2E_TMP/agent-n$i.log"
   sock=$(testbed_docker_sock "$i") || fail "agent_start: node $i is not part of test bed $TESTBED_NAME"
   ns=$(testbed_netns "$i")
@@ -725,8 +728,7 @@ container_ip() {
     '{{with index .NetworkSettings.Networks "kontena"}}{{.IPAddress}}{{else}}{{.NetworkSettings.IPAddress}}{{end}}' "$2"
 }
 
-# stacks_grid_up [SERVER ARGS...]: master, admin login, grid demo, one agent per node (with the
-# extra agent flags in the array E2E_AGENT_ARGS, if set), all online.
+# stacks_grid_up [SERVER ARGS...]: master, admin login, grid demo, one agent per node, all online.
 stacks_grid_up() {
   local i
   start_server_on_testbed "$@"
@@ -737,7 +739,7 @@ stacks_grid_up() {
   NODE=()
   for ((i = 1; i <= E2E_TESTBED_NODES; i++)); do
     NODE[i]=$(testbed_netns "$i")
-    agent_start "$i" --grid-token "$TOKEN" --reconcile-interval 2 ${E2E_AGENT_ARGS[@]+"${E2E_AGENT_ARGS[@]}"}
+    agent_start "$i" --grid-token "$TOKEN" --reconcile-interval 2
   done
   for ((i = 1; i <= E2E_TESTBED_NODES; i++)); do wait_node_status "${NODE[i]}" online 30; done
 }
