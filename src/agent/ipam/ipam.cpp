@@ -94,7 +94,7 @@ Ipam::Ipam(etcd::EtcdClient& etcd, IpamConfig config, const Clock* clock)
          "subnet");
   iprange_.prefix = subnet_.prefix + 1;
   iprange_.base = subnet_.base + (std::uint32_t{1} << (32 - iprange_.prefix));
-  slice_prefix_ = config_.slice_prefix == 0 ? std::min(subnet_.prefix + 8, 28) : config_.slice_prefix;
+  slice_prefix_ = config_.slice_prefix == 0 ? std::min(subnet_.prefix + 9, 28) : config_.slice_prefix;
   if (slice_prefix_ < iprange_.prefix || slice_prefix_ > 30)
     fail(ErrorKind::invalid,
          "slice prefix /" + std::to_string(slice_prefix_) + " does not fit grid subnet " + config_.subnet +

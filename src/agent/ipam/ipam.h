@@ -28,8 +28,8 @@ namespace kontena::agent::ipam {
 struct IpamConfig {
   std::string pool = "kontena";
   std::string subnet = "10.81.0.0/16";  // the grid subnet, prefix /8 .. /24
-  // 0 = auto: subnet prefix + 8, at most 28 (a /16 grid gives /24 slices: 128 nodes in the upper
-  // half). Else from subnet prefix + 1 (the whole upper half for one node) to 30.
+  // 0 = auto: subnet prefix + 9, at most 28: a /16 grid gives /25 slices, 256 of them in the upper
+  // half (every node number 1..254 gets one), 126 container addresses each.
   int slice_prefix = 0;
   // release_unused() keeps addresses allocated less than this long ago: their container may still
   // be being created.

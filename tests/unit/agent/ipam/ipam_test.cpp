@@ -28,6 +28,14 @@ ErrorKind kind_of(const std::function<void()>& f, std::string* message = nullptr
 }
 
 // A /24 grid with /28 slices: 8 slices of 14 usable addresses in 10.81.0.128/25.
+// /24 slices (the default before node numbers up to 254 needed 256 slices): addresses the tests
+// below spell out.
+IpamConfig slash24() {
+  IpamConfig config;
+  config.slice_prefix = 24;
+  return config;
+}
+
 IpamConfig small() {
   IpamConfig config;
   config.subnet = "10.81.0.0/24";
@@ -35,15 +43,15 @@ IpamConfig small() {
   return config;
 }
 
-TEST(IpamConfig, DefaultsCutTheUpperHalfIntoSlash24s) {
+TEST(IpamConfig, DefaultsCutTheUpperHalfIntoASliceForEveryNodeNumber) {
   FakeEtcd etcd;
   Ipam ipam(etcd, IpamConfig{});
   EXPECT_EQ(ipam.subnet().str(), "10.81.0.0/16");
   EXPECT_EQ(ipam.iprange().str(), "10.81.128.0/17");
-  EXPECT_EQ(ipam.slice_prefix(), 24);
+  EXPECT_EQ(ipam.slice_prefix(), 25);  // 256 slices of 126 addresses: node numbers go up to 254
   IpamConfig wide;
   wide.subnet = "10.0.0.0/8";
-  EXPECT_EQ(Ipam(etcd, wide).slice_prefix(), 16);
+  EXPECT_EQ(Ipam(etcd, wide).slice_prefix(), 17);
   IpamConfig narrow;
   narrow.subnet = "192.168.0.0/22";
   EXPECT_EQ(Ipam(etcd, narrow).slice_prefix(), 28);
@@ -74,9 +82,19 @@ TEST(IpamConfig, InvalidConfigIsRejected) {
   EXPECT_TRUE(etcd.keys().empty());
 }
 
-TEST(IpamSlices, ClaimsAreIdempotentAndDistinct) {
+TEST(IpamSlices, EveryNodeNumberOfADefaultGridGetsASlice) {
   FakeEtcd etcd;
   Ipam ipam(etcd, IpamConfig{});
+  std::set<std::string> slices;
+  for (int n = 1; n <= 254; ++n) slices.insert(ipam.node_subnet("node-" + std::to_string(n)));
+  EXPECT_EQ(slices.size(), 254u);
+  EXPECT_TRUE(slices.count("10.81.128.0/25"));
+  EXPECT_TRUE(slices.count("10.81.254.128/25"));
+}
+
+TEST(IpamSlices, ClaimsAreIdempotentAndDistinct) {
+  FakeEtcd etcd;
+  Ipam ipam(etcd, slash24());
   EXPECT_EQ(ipam.node_subnet("node-a"), "10.81.128.0/24");
   EXPECT_EQ(ipam.node_subnet("node-a"), "10.81.128.0/24");
   EXPECT_EQ(ipam.node_subnet("node-b"), "10.81.129.0/24");
@@ -93,7 +111,7 @@ TEST(IpamSlices, ClaimsAreIdempotentAndDistinct) {
 
 TEST(IpamSlices, ReleasedNodeFreesItsSliceForTheNext) {
   FakeEtcd etcd;
-  Ipam ipam(etcd, IpamConfig{});
+  Ipam ipam(etcd, slash24());
   ipam.node_subnet("node-a");
   ipam.node_subnet("node-b");
   ipam.allocate("node-a", "web-1");
@@ -128,7 +146,7 @@ TEST(IpamSlices, FullPoolIsAConflict) {
 
 TEST(IpamSlices, ALostRaceTakesTheNextSlice) {
   FakeEtcd etcd;
-  Ipam ipam(etcd, IpamConfig{});
+  Ipam ipam(etcd, slash24());
   bool raced = false;
   etcd.set_before_call([&](const std::string& op, const std::string& key) {
     if (op == "create" && key == "/kontena/ipam/subnets/kontena/10.81.128.0/24" && !raced) {
@@ -302,13 +320,13 @@ TEST(IpamAddresses, ARestartedIpamSeesTheSameState) {
   FakeEtcd etcd;
   std::string slice, web, db;
   {
-    Ipam before(etcd, IpamConfig{});
+    Ipam before(etcd, slash24());
     before.node_subnet("node-x");
     slice = before.node_subnet("node-a");
     web = before.allocate("node-a", "web-1");
     db = before.allocate("node-a", "db-1");
   }
-  Ipam after(etcd, IpamConfig{});
+  Ipam after(etcd, slash24());
   EXPECT_EQ(after.node_subnet("node-a"), slice);
   EXPECT_EQ(after.allocate("node-a", "web-1"), web);
   // Continues after the newest address rather than refilling from the start.
@@ -325,7 +343,7 @@ TEST(IpamAddresses, ARestartedIpamSeesTheSameState) {
 
 TEST(IpamAddresses, NeverHandsOutARecordedAddressEvenFromAnotherNodeRecord) {
   FakeEtcd etcd;
-  Ipam ipam(etcd, IpamConfig{});
+  Ipam ipam(etcd, slash24());
   ASSERT_EQ(ipam.node_subnet("node-a"), "10.81.128.0/24");
   // Records this object did not write (another agent's, an unreadable one) count as used.
   etcd.put("/kontena/ipam/addresses/kontena/10.81.128.1", R"({"owner":"old","node":"node-a","at":1})");
@@ -364,7 +382,7 @@ TEST(IpamRealEtcd, AllocatesAgainstARealMember) {
   etcd::testing::EtcdCluster cluster(1);
   ASSERT_TRUE(cluster.wait_healthy());
   auto client = etcd::make_http_etcd_client(cluster.client_urls(), 2s);
-  Ipam ipam(*client, IpamConfig{});
+  Ipam ipam(*client, slash24());
   EXPECT_EQ(ipam.node_subnet("node-a"), "10.81.128.0/24");
   EXPECT_EQ(ipam.node_subnet("node-b"), "10.81.129.0/24");
   auto web = ipam.allocate("node-a", "web-1");
