@@ -158,6 +158,7 @@ std::string Ipam::claim_slice(const std::string& node_id) {
   const std::string claims = prefix_ + "subnets/" + config_.pool + "/";
   const std::string index = prefix_ + "pool-nodes/" + config_.pool + "/" + node_id;
   std::set<std::string> taken;
+  std::vector<Cidr> held;  // claims of any size (a pool may hold slices of an earlier slice size)
   for (const auto& kv : etcd_.list(claims)) {
     std::string slice = kv.key.substr(claims.size());
     // A claim made before a crash that left no index record: adopt it.
@@ -166,13 +167,23 @@ std::string Ipam::claim_slice(const std::string& node_id) {
       return slice;
     }
     taken.insert(slice);
+    try {
+      held.push_back(parse_cidr(slice, "slice"));
+    } catch (const Error&) {
+      // not ours to judge: its key stays taken as it is
+    }
   }
+  auto overlaps_held = [&](const Cidr& c) {
+    for (const auto& h : held)
+      if (c.base <= h.last() && h.base <= c.last()) return true;
+    return false;
+  };
   const std::uint32_t slice_size = std::uint32_t{1} << (32 - slice_prefix_);
   const std::uint32_t count = iprange_.size() / slice_size;
   for (std::uint32_t i = 0; i < count; ++i) {
     Cidr slice{iprange_.base + i * slice_size, slice_prefix_};
     const std::string cidr = slice.str();
-    if (taken.count(cidr)) continue;
+    if (taken.count(cidr) || overlaps_held(slice)) continue;
     if (!etcd_.create(claims + cidr, node_id)) continue;  // another node was quicker
     etcd_.put(index, cidr);
     spdlog::info("ipam: slice claimed node={} slice={} pool={}", node_id, cidr, config_.pool);

@@ -92,6 +92,14 @@ TEST(IpamSlices, EveryNodeNumberOfADefaultGridGetsASlice) {
   EXPECT_TRUE(slices.count("10.81.254.128/25"));
 }
 
+TEST(IpamSlices, ANewSliceNeverOverlapsAClaimOfAnotherSize) {
+  FakeEtcd etcd;
+  EXPECT_EQ(Ipam(etcd, slash24()).node_subnet("old-node"), "10.81.128.0/24");  // an earlier slice size
+  Ipam ipam(etcd, IpamConfig{});
+  EXPECT_EQ(ipam.node_subnet("new-node"), "10.81.129.0/25");
+  EXPECT_EQ(ipam.node_subnet("old-node"), "10.81.128.0/24");  // kept as claimed
+}
+
 TEST(IpamSlices, ClaimsAreIdempotentAndDistinct) {
   FakeEtcd etcd;
   Ipam ipam(etcd, slash24());
