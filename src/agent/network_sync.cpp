@@ -1,7 +1,5 @@
 #include "agent/network_sync.h"
 
-#include <arpa/inet.h>
-
 #include <spdlog/spdlog.h>
 
 #include "agent/dns/dns_server.h"
@@ -15,14 +13,13 @@
 #include "agent/network/overlay.h"
 #include "agent/node_info.h"
 #include "common/error.h"
+#include "common/ipv4.h"
 #include "etcd/http_etcd_client.h"
 #include "protocol/agent_protocol.h"
 
 namespace kontena::agent {
 
 namespace {
-
-std::string what(const std::exception& e) { return e.what(); }
 
 std::vector<std::string> string_list(const nlohmann::json& j) {
   std::vector<std::string> out;
@@ -35,26 +32,13 @@ std::vector<std::string> string_list(const nlohmann::json& j) {
 }  // namespace
 
 std::pair<std::string, int> node_overlay_address(const std::string& subnet, int node_number) {
-  auto slash = subnet.find('/');
-  in_addr base{};
-  int prefix = -1;
-  if (slash != std::string::npos && inet_pton(AF_INET, subnet.substr(0, slash).c_str(), &base) == 1) {
-    try {
-      prefix = std::stoi(subnet.substr(slash + 1));
-    } catch (const std::exception&) {
-      prefix = -1;
-    }
-  }
-  if (prefix < 8 || prefix > 30) invalid("subnet", "the grid subnet \"" + subnet + "\" is not an IPv4 CIDR between /8 and /30");
-  std::uint32_t host_bits = 32 - prefix;
-  if (node_number < 1 || (host_bits < 32 && static_cast<std::uint64_t>(node_number) >= (1ULL << host_bits) - 1))
+  auto cidr = net::try_parse_cidr(subnet, net::HostBits::drop);
+  if (!cidr || cidr->prefix < 8 || cidr->prefix > 30)
+    invalid("subnet", "the grid subnet \"" + subnet + "\" is not an IPv4 CIDR between /8 and /30");
+  // Node numbers are host addresses of the subnet: not its network or broadcast address.
+  if (node_number < 1 || static_cast<std::uint64_t>(node_number) >= std::uint64_t{cidr->size()} - 1)
     invalid("node_number", "node number " + std::to_string(node_number) + " does not fit in the grid subnet " + subnet);
-  std::uint32_t mask = prefix == 0 ? 0 : ~std::uint32_t{0} << host_bits;
-  std::uint32_t addr = (ntohl(base.s_addr) & mask) | static_cast<std::uint32_t>(node_number);
-  in_addr out{htonl(addr)};
-  char text[INET_ADDRSTRLEN] = {};
-  inet_ntop(AF_INET, &out, text, sizeof text);
-  return {text, prefix};
+  return {net::format_ipv4(cidr->base + static_cast<std::uint32_t>(node_number)), cidr->prefix};
 }
 
 NetworkSync::NetworkSync(Agent& agent, docker::DockerClient& docker, NetworkOptions options)
@@ -155,7 +139,7 @@ void NetworkSync::run() {
         last_error.clear();
       } catch (const std::exception& e) {
         ok = false;
-        std::string msg = what(e);
+        std::string msg = e.what();
         {
           std::lock_guard lock(mu_);
           error_ = msg;
@@ -189,7 +173,13 @@ void NetworkSync::converge(const Desired& want) {
   network::OverlayConfig oc;
   oc.address = overlay_ip + "/" + std::to_string(prefix);
   oc.local_ip = addresses.private_ip;
-  oc.mtu = network::overlay_mtu(*runner_, oc.local_ip);
+  // The underlay link's MTU is read again only when the node's private address changes (two
+  // `ip` runs, not worth every resync).
+  if (oc.local_ip != mtu_local_ip_) {
+    overlay_mtu_ = network::overlay_mtu(*runner_, oc.local_ip);
+    mtu_local_ip_ = oc.local_ip;
+  }
+  oc.mtu = overlay_mtu_;
   for (const auto& p : want.peers)
     if (p != addresses.private_ip) oc.peers.push_back(p);
   auto changes = overlay_->ensure(oc);
@@ -337,7 +327,7 @@ void NetworkSync::release(const std::string& container_name) {
     if (ipam->release(ip, container_name)) spdlog::info("network: address released ip={} container={}", ip, container_name);
   } catch (const std::exception& e) {
     spdlog::warn("network: address release failed ip={} container={} error=\"{}\" (the cleanup retries)", ip,
-                 container_name, what(e));
+                 container_name, e.what());
   }
 }
 
@@ -354,7 +344,7 @@ void NetworkSync::cleanup(const std::set<std::string>& existing) {
     for (const auto& ip : ipam->release_unused(node_id, existing))
       spdlog::info("network: unused address released ip={}", ip);
   } catch (const std::exception& e) {
-    spdlog::debug("network: address cleanup failed error=\"{}\"", what(e));
+    spdlog::debug("network: address cleanup failed error=\"{}\"", e.what());
   }
   std::lock_guard lock(mu_);
   for (auto it = owned_.begin(); it != owned_.end();) it = existing.count(it->first) ? std::next(it) : owned_.erase(it);

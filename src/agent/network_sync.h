@@ -120,6 +120,8 @@ class NetworkSync : public pods::PodNetwork {
 
   std::unique_ptr<network::CommandRunner> runner_;
   std::unique_ptr<network::Overlay> overlay_;
+  std::string mtu_local_ip_;  // the private address overlay_mtu_ was read for (network thread only)
+  int overlay_mtu_ = 0;
 
   mutable std::mutex mu_;  // guards everything below
   std::condition_variable cv_;

@@ -1,11 +1,9 @@
 #include "agent/etcd/member_config.h"
 
-#include <arpa/inet.h>
-
 #include <algorithm>
-#include <charconv>
 
 #include "common/error.h"
+#include "common/ipv4.h"
 
 namespace kontena::agent::etcd {
 
@@ -17,33 +15,10 @@ constexpr int peer_port = 2380;
 
 bool starts_with_http(const std::string& url) { return url.rfind("http://", 0) == 0 || url.rfind("https://", 0) == 0; }
 
-// "10.81.0.0/16" -> (network base in host order, prefix length); nullopt when it is not an IPv4 CIDR.
-std::optional<std::pair<std::uint32_t, int>> parse_cidr(const std::string& subnet) {
-  auto slash = subnet.find('/');
-  if (slash == std::string::npos) return std::nullopt;
-  in_addr address{};
-  if (inet_pton(AF_INET, subnet.substr(0, slash).c_str(), &address) != 1) return std::nullopt;
-  int prefix = -1;
-  const char* first = subnet.data() + slash + 1;
-  const char* last = subnet.data() + subnet.size();
-  auto [end, ec] = std::from_chars(first, last, prefix);
-  if (ec != std::errc() || end != last || first == last || prefix < 0 || prefix > 32) return std::nullopt;
-  std::uint32_t mask = prefix == 0 ? 0 : ~std::uint32_t{0} << (32 - prefix);
-  return std::make_pair(ntohl(address.s_addr) & mask, prefix);
-}
-
-std::string format_ipv4(std::uint32_t host_order) {
-  in_addr address{};
-  address.s_addr = htonl(host_order);
-  char text[INET_ADDRSTRLEN] = {};
-  inet_ntop(AF_INET, &address, text, sizeof text);
-  return text;
-}
-
 // The overlay addresses of nodes 1..initial_size: the subnet's base + N (10.81.0.0/16 -> 10.81.0.N).
 std::vector<std::string> initial_node_addresses(const std::string& subnet, int initial_size) {
   if (initial_size < 1) invalid("initial_size", "a grid's initial_size must be at least 1 (3, 5 or 7 are recommended)");
-  auto cidr = parse_cidr(subnet);
+  auto cidr = net::try_parse_cidr(subnet, net::HostBits::drop);
   if (!cidr)
     invalid("subnet", "the grid subnet \"" + subnet + "\" is not an IPv4 network in CIDR form (e.g. 10.81.0.0/16)");
   auto [base, prefix] = *cidr;
@@ -53,7 +28,7 @@ std::vector<std::string> initial_node_addresses(const std::string& subnet, int i
     invalid("subnet", "the grid subnet " + subnet + " has no room for " + std::to_string(initial_size) +
                           " initial nodes; use a larger subnet (e.g. 10.81.0.0/16)");
   std::vector<std::string> out;
-  for (int i = 1; i <= initial_size; ++i) out.push_back(format_ipv4(base + static_cast<std::uint32_t>(i)));
+  for (int i = 1; i <= initial_size; ++i) out.push_back(net::format_ipv4(base + static_cast<std::uint32_t>(i)));
   return out;
 }
 

@@ -10,56 +10,6 @@ namespace kontena::agent::ipam {
 
 using Json = nlohmann::json;
 
-std::string format_ipv4(std::uint32_t ip) {
-  return std::to_string(ip >> 24) + "." + std::to_string((ip >> 16) & 0xff) + "." + std::to_string((ip >> 8) & 0xff) +
-         "." + std::to_string(ip & 0xff);
-}
-
-std::string Cidr::str() const { return format_ipv4(base) + "/" + std::to_string(prefix); }
-
-std::uint32_t parse_ipv4(const std::string& text, const std::string& what) {
-  auto bad = [&] { fail(ErrorKind::invalid, what + " \"" + text + "\" is not an IPv4 address (e.g. 10.81.128.2)"); };
-  std::uint32_t ip = 0;
-  const char* p = text.data();
-  const char* end = text.data() + text.size();
-  for (int part = 0; part < 4; ++part) {
-    if (part > 0) {
-      if (p == end || *p != '.') bad();
-      ++p;
-    }
-    // 1 to 3 digits, no sign, no leading zero (010 is octal to some tools).
-    const char* start = p;
-    unsigned value = 0;
-    auto [next, ec] = std::from_chars(p, end, value);
-    if (ec != std::errc() || next == start || next - start > 3 || value > 255 || (next - start > 1 && *start == '0'))
-      bad();
-    if (*start < '0' || *start > '9') bad();
-    p = next;
-    ip = (ip << 8) | value;
-  }
-  if (p != end) bad();
-  return ip;
-}
-
-Cidr parse_cidr(const std::string& text, const std::string& what) {
-  auto slash = text.find('/');
-  if (slash == std::string::npos)
-    fail(ErrorKind::invalid, what + " \"" + text + "\" is not in CIDR form (e.g. 10.81.0.0/16)");
-  Cidr cidr;
-  cidr.base = parse_ipv4(text.substr(0, slash), what);
-  const std::string bits = text.substr(slash + 1);
-  int prefix = -1;
-  auto [next, ec] = std::from_chars(bits.data(), bits.data() + bits.size(), prefix);
-  if (ec != std::errc() || next != bits.data() + bits.size() || bits.empty() || prefix < 0 || prefix > 32)
-    fail(ErrorKind::invalid, what + " \"" + text + "\" has no prefix length from 0 to 32");
-  cidr.prefix = prefix;
-  std::uint32_t mask = prefix == 0 ? 0 : ~std::uint32_t{0} << (32 - prefix);
-  if ((cidr.base & ~mask) != 0)
-    fail(ErrorKind::invalid, what + " \"" + text + "\" has host bits set; its network is " +
-                                 format_ipv4(cidr.base & mask) + "/" + bits);
-  return cidr;
-}
-
 namespace {
 
 // Node ids are Docker engine ids ("JFG7:SRD6:...") or names; owners are container names.

@@ -21,6 +21,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/clock.h"
+#include "common/ipv4.h"
 #include "etcd/etcd_client.h"
 
 namespace kontena::agent::ipam {
@@ -36,20 +37,11 @@ struct IpamConfig {
   std::chrono::milliseconds unused_grace = std::chrono::minutes(1);
 };
 
-// An IPv4 network, host order.
-struct Cidr {
-  std::uint32_t base = 0;
-  int prefix = 0;
-  std::uint32_t size() const { return prefix == 0 ? 0 : (std::uint32_t{1} << (32 - prefix)); }
-  std::uint32_t last() const { return base + (size() - 1); }
-  bool contains(std::uint32_t ip) const { return ip >= base && ip <= last(); }
-  std::string str() const;
-};
-// Error(invalid) naming `what` for text that is not a dotted quad / a network in CIDR form whose
-// host bits are zero.
-std::uint32_t parse_ipv4(const std::string& text, const std::string& what);
-std::string format_ipv4(std::uint32_t ip);
-Cidr parse_cidr(const std::string& text, const std::string& what);
+// IPv4 networks and addresses (common/ipv4.h).
+using net::Cidr;
+using net::format_ipv4;
+using net::parse_cidr;
+using net::parse_ipv4;
 
 class Ipam {
  public:
