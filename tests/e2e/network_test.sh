@@ -171,6 +171,11 @@ assert_eq "web v1" "$(client_get "http://web-2:8080/index.html")" "web-2 serves 
 thaw_all
 wait_for 60 "grid health ok again" kontena grid health
 timing "members thawed -> grid healthy" "$WAITED"
+# Status answers come back before the thawed members have caught up: a write through etcd is the
+# sign that deploys can get addresses again (seen once in CI: a scale right after `grid health`
+# failed with the etcd timeout).
+wait_for 30 "etcd takes writes again" kontena etcd set /e2e/after-thaw ok
+timing "members thawed -> etcd takes writes" "$WAITED"
 assert_ok kontena service scale netapp/web 4
 wait_for 30 "web x4 running after the majority came back" expect_placement netapp web 4 local/web:v1
 wait_for 10 "web-4 resolvable" serves "http://web-4.netapp.demo.kontena.local:8080/index.html" "web v1"
