@@ -32,7 +32,33 @@ phase() { printf '\n==> [%4ds] %s\n' "$((SECONDS - t0))" "$*"; }
 
 passed=0
 failed=0
+# The output of every failed test, last lines only, repeated at the very end: CI keeps only the
+# head and tail of a long run, and the reason a test failed is otherwise lost in the middle.
+failure_excerpts=()
+# note_failures LOG DIR: for each test LOG (ctest's output) lists as failed, the tail of its output
+# in DIR's LastTest.log.
+note_failures() {
+  local log=$1 dir=$2 last="$2/Testing/Temporary/LastTest.log" name
+  [[ -f "$last" ]] || return 0
+  for name in $(awk '/^The following tests FAILED:/ { on = 1; next }
+                     on && /^[[:space:]]+[0-9]+ - / { print $3; next }
+                     on { exit }' "$log"); do
+    failure_excerpts+=("$(
+      printf -- '--- %s (%s), last 60 lines of its output:\n' "$name" "$dir"
+      awk -v t="$name" '
+        $0 ~ "^\"" t "\" start time:" { want = 1; next }
+        want && /^<end of output>/ { exit }
+        want && started { print }
+        want && /^--------------------+$/ { started = 1 }
+      ' "$last" | tail -n 60
+    )")
+  done
+}
 finish() {
+  if [[ ${#failure_excerpts[@]} -gt 0 ]]; then
+    phase "failed tests: the end of their output"
+    printf '%s\n' "${failure_excerpts[@]}"
+  fi
   phase "done"
   printf '%d passed, %d failed\n' "$passed" "$failed"
   [[ $failed -eq 0 && $passed -gt 0 ]] && exit 0
@@ -79,6 +105,11 @@ run_ctest() {
     echo "test.sh: ctest $* ran no test or did not finish (exit $rc)" >&2
     failed=$((failed + 1))
   fi
+  local arg prev=""
+  for arg in "$@"; do
+    [[ "$prev" == --test-dir ]] && note_failures "$log" "$arg"
+    prev=$arg
+  done
 }
 
 mkdir -p "$ROOT/build/Testing"
