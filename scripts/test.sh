@@ -32,7 +32,7 @@ phase() { printf '\n==> [%4ds] %s\n' "$((SECONDS - t0))" "$*"; }
 
 passed=0
 failed=0
-# The output of every failed test, last lines only, repeated at the very end: CI keeps only the
+# Where each failed test failed, and the end of its output, repeated at the very end: CI keeps only the
 # head and tail of a long run, and the reason a test failed is otherwise lost in the middle.
 failure_excerpts=()
 # note_failures LOG DIR: for each test LOG (ctest's output) lists as failed, the tail of its output
@@ -43,14 +43,20 @@ note_failures() {
   for name in $(awk '/^The following tests FAILED:/ { on = 1; next }
                      on && /^[[:space:]]+[0-9]+ - / { print $3; next }
                      on { exit }' "$log"); do
+    local out
+    out=$(awk -v t="$name" '
+      $0 ~ "^\"" t "\" start time:" { want = 1; next }
+      want && /^<end of output>/ { exit }
+      want && started { print }
+      want && /^--------------------+$/ { started = 1 }
+    ' "$last")
     failure_excerpts+=("$(
-      printf -- '--- %s (%s), last 60 lines of its output:\n' "$name" "$dir"
-      awk -v t="$name" '
-        $0 ~ "^\"" t "\" start time:" { want = 1; next }
-        want && /^<end of output>/ { exit }
-        want && started { print }
-        want && /^--------------------+$/ { started = 1 }
-      ' "$last" | tail -n 60
+      # The assertion that failed (e2e: "FAIL file:line: what", gtest: "Failure") with what follows
+      # it, then the end (an e2e test ends with the tails of its master and agent logs).
+      printf -- '--- %s (%s): where it failed\n' "$name" "$dir"
+      grep -n -E -A 25 '^FAIL |Failure$|^\[  FAILED  \]|ERROR: AddressSanitizer|runtime error:' <<<"$out" | head -n 80
+      printf -- '--- %s: the last 40 lines of its output\n' "$name"
+      tail -n 40 <<<"$out"
     )")
   done
 }
