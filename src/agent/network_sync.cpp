@@ -31,6 +31,22 @@ std::vector<std::string> string_list(const nlohmann::json& j) {
 
 }  // namespace
 
+std::string retry_while_unavailable(const std::function<std::string()>& attempt,
+                                    std::chrono::steady_clock::time_point deadline, std::chrono::milliseconds pause,
+                                    const std::function<bool()>& stopping) {
+  for (int tries = 1;; ++tries) {
+    try {
+      return attempt();
+    } catch (const Error& e) {
+      if (e.kind() != ErrorKind::unavailable || stopping() ||
+          std::chrono::steady_clock::now() + pause >= deadline)
+        throw;
+      spdlog::debug("network: retrying after an unavailable answer try={} error=\"{}\"", tries, e.what());
+    }
+    std::this_thread::sleep_for(pause);
+  }
+}
+
 std::pair<std::string, int> node_overlay_address(const std::string& subnet, int node_number) {
   auto cidr = net::try_parse_cidr(subnet, net::HostBits::drop);
   if (!cidr || cidr->prefix < 8 || cidr->prefix > 30)
@@ -280,12 +296,13 @@ void NetworkSync::attach(const protocol::ServicePod& pod, docker::ContainerSpec&
   std::shared_ptr<ipam::Ipam> ipam;
   std::string node_id, overlay_ip;
   int prefix;
+  const auto deadline = std::chrono::steady_clock::now() + options_.attach_wait;
   {
     std::unique_lock lock(mu_);
     if (!options_.enabled) return;
     // Right after the agent starts (or the grid's etcd forms) the network may be a few seconds
     // away from ready: a deploy waits for it rather than failing at once.
-    cv_.wait_for(lock, options_.attach_wait, [this] { return stopping_ || (ready_ && ipam_ && applied_); });
+    cv_.wait_until(lock, deadline, [this] { return stopping_ || (ready_ && ipam_ && applied_); });
     if (stopping_) fail(ErrorKind::unavailable, "the agent is stopping");
     if (!ready_ || !ipam_ || !applied_)
       fail(ErrorKind::unavailable, "the overlay network of this node is not ready" +
@@ -295,8 +312,13 @@ void NetworkSync::attach(const protocol::ServicePod& pod, docker::ContainerSpec&
     overlay_ip = overlay_ip_;
     prefix = prefix_;
   }
-  // IPAM's errors name the container and say why (etcd without majority, a full slice).
-  std::string ip = ipam->allocate(node_id, spec.name);
+  // IPAM's errors name the container and say why (etcd without majority, a full slice); etcd that
+  // is about to answer again is waited for, within the same deadline.
+  std::string ip = retry_while_unavailable([&] { return ipam->allocate(node_id, spec.name); }, deadline,
+                                           options_.retry, [this] {
+                                             std::lock_guard lock(mu_);
+                                             return stopping_;
+                                           });
   const std::string net = pod.network ? pod.network->name : std::string("kontena");
   spec.network_ips.clear();
   spec.network_ips[net] = ip;

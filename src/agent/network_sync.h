@@ -9,8 +9,8 @@
 //   5. the DNS server on the overlay IP (port 53) and service discovery through etcd.
 // Each step is idempotent and the whole sequence runs again when node_info changes and every
 // `resync` (peers, devices removed by hand, etcd coming back). Until step 4 is done the node is
-// "not ready": a pod that needs an overlay address fails with that reason (and is retried by the
-// reconciler's backoff).
+// "not ready": a pod that needs an overlay address waits for it up to `attach_wait` (also while
+// IPAM answers `unavailable`), then fails with the reason (and is retried by the reconciler's backoff).
 //
 // It is also the reconciler's PodNetwork: addresses come from IPAM owned by the container name.
 #pragma once
@@ -19,6 +19,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -64,12 +65,20 @@ struct NetworkOptions {
   std::chrono::milliseconds sd_interval{1000};
   std::chrono::milliseconds resync{10'000};
   std::chrono::milliseconds retry{1'000};     // after a failed step
-  std::chrono::milliseconds attach_wait{20'000};  // a pod waits this long for the network to be ready
+  std::chrono::milliseconds attach_wait{20'000};  // a pod waits this long for the network and an address
 };
 
 // The node's overlay address and prefix: ("10.81.0.0/16", 3) -> {"10.81.0.3", 16}. Throws
 // kontena::Error(invalid) for a bad subnet or a node number that does not fit.
 std::pair<std::string, int> node_overlay_address(const std::string& subnet, int node_number);
+
+// Calls `attempt` until it returns, throws something other than kontena::Error(unavailable), or
+// `deadline` has passed (then the last `unavailable` is thrown as it was), pausing `pause` between
+// tries and giving up at once when `stopping` says so. For IPAM: right after etcd gets its majority
+// back its members answer before they take writes, and a deploy then should wait, not fail.
+std::string retry_while_unavailable(const std::function<std::string()>& attempt,
+                                    std::chrono::steady_clock::time_point deadline, std::chrono::milliseconds pause,
+                                    const std::function<bool()>& stopping);
 
 class NetworkSync : public pods::PodNetwork {
  public:
