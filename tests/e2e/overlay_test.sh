@@ -3,7 +3,7 @@
 # tests/e2e/tools/overlay_tool (Overlay::ensure + ensure_kontena_network) in its own namespace.
 # Containers with fixed addresses in their node's slice reach each other across nodes by overlay
 # address (content checked), node overlay IPs answer from other nodes; a second ensure changes
-# nothing; a peer removed -> its traffic stops (iptables filter), restored -> back; the VXLAN
+# nothing; the bridges keep their fixed MACs while ports come and go; a peer removed -> its traffic stops (iptables filter), restored -> back; the VXLAN
 # device deleted by hand -> ensure repairs it; teardown removes the devices and the chain.
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -103,6 +103,26 @@ for i in $(seq 1 $NODES); do
   ensure "$i"
   assert_eq $'overlay: no change\nnetwork: unchanged' "$STDOUT" "second ensure in node $i"
 done
+
+# 3b. Each bridge has its fixed MAC (02:4b + overlay IP) and keeps it while ports come and go: a
+# Linux bridge otherwise takes the lowest MAC of its ports, and the other nodes' ARP entries for
+# its overlay IP (etcd, DNS) point at a MAC that is gone (seen in CI: a node lost etcd for 30 s
+# after a container left the etcd node). A port with MAC 00:00:00:00:00:01 joins node 1's bridge
+# while node 2 has node 1's MAC in its ARP cache.
+bridge_mac_of() { testbed_exec "$1" ip -j link show kontena0 | jq -r '.[0].address'; }
+for i in $(seq 1 $NODES); do
+  assert_eq "02:4b:0a:51:00:0$i" "$(bridge_mac_of "$i")" "node $i's bridge MAC"
+done
+assert_ok testbed_exec 2 busybox ping -c 1 -W 2 10.81.0.1
+assert_ok testbed_exec 1 ip link add kmac0 type veth peer name kmac1
+assert_ok testbed_exec 1 ip link set kmac0 address 00:00:00:00:00:01
+assert_ok testbed_exec 1 ip link set kmac0 master kontena0 up
+assert_eq "02:4b:0a:51:00:01" "$(bridge_mac_of 1)" "node 1's bridge MAC with a low-MAC port"
+assert_ok testbed_exec 2 busybox ping -c 1 -W 2 10.81.0.1
+assert_ok testbed_exec 1 ip link del kmac0
+assert_eq "02:4b:0a:51:00:01" "$(bridge_mac_of 1)" "node 1's bridge MAC after the port left"
+assert_ok testbed_exec 2 busybox ping -c 1 -W 2 10.81.0.1
+assert_ok testbed_docker 3 exec c3 ping -c 1 -W 2 10.81.0.1
 
 # 4. Node 2 removed from node 1's peers: node 1 drops its VXLAN packets, so c2 cannot reach c1;
 # node 3 still can. Restored: back.

@@ -5,12 +5,14 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdio>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
 #include <sstream>
 
 #include "common/error.h"
+#include "common/ipv4.h"
 #include "common/json.h"
 
 namespace kontena::agent::network {
@@ -217,6 +219,14 @@ void Overlay::ensure_bridge(const OverlayConfig& c, std::vector<std::string>& ch
   }
 
   Cidr want = *parse_cidr(c.address);
+  const std::string mac = bridge_mac(want.ip);
+  std::string had_mac = link ? json_value_or<std::string>(*link, "address", "") : "";
+  std::transform(had_mac.begin(), had_mac.end(), had_mac.begin(), [](unsigned char ch) { return std::tolower(ch); });
+  if (had_mac != mac) {
+    must({"ip", "link", "set", "dev", c.bridge, "address", mac});
+    if (link) changes.push_back("bridge " + c.bridge + " MAC " + (had_mac.empty() ? "?" : had_mac) + " -> " + mac);
+  }
+
   bool have_want = false;
   std::vector<std::string> stale;
   if (link) {
@@ -425,6 +435,15 @@ int overlay_mtu(CommandRunner& run, const std::string& local_ip, int wanted) {
   int underlay = interface_mtu(run, interface_of(run, local_ip));
   if (underlay <= kVxlanOverhead) return wanted;
   return std::min(wanted, underlay - kVxlanOverhead);
+}
+
+std::string bridge_mac(const std::string& overlay_ip) {
+  auto ip = net::try_parse_ipv4(overlay_ip);
+  if (!ip) invalid("address", "the node's overlay address \"" + overlay_ip + "\" is not an IPv4 address");
+  char text[18];
+  std::snprintf(text, sizeof text, "02:4b:%02x:%02x:%02x:%02x", (*ip >> 24) & 0xffU, (*ip >> 16) & 0xffU,
+                (*ip >> 8) & 0xffU, *ip & 0xffU);
+  return text;
 }
 
 std::string interface_of(CommandRunner& run, const std::string& ip) {

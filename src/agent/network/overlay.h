@@ -28,7 +28,8 @@ class Overlay {
   explicit Overlay(CommandRunner& run);
 
   // Idempotent convergence, reading the current state with `ip -j` / `bridge -j`: creates or
-  // fixes the bridge (address, removing any other IPv4 address on it; MTU; up), the VXLAN device
+  // fixes the bridge (address, removing any other IPv4 address on it; MTU; fixed MAC, bridge_mac();
+  // up), the VXLAN device
   // (re-created when its local IP, VNI, port, underlay device or learning differs; MTU; master;
   // up) and its flood entries (appends missing peers, deletes peers no longer listed, never
   // touches other entries); then the KONTENA-OVERLAY iptables chain when iptables works here.
@@ -56,6 +57,13 @@ class Overlay {
   bool iptables_checked_ = false;
   bool iptables_ok_ = false;
 };
+
+// The bridge's MAC address, fixed and derived from the node's overlay IP: "02:4b:0a:51:00:03" for
+// 10.81.0.3 (locally administered; Docker's container MACs start with 02:42). Without a fixed MAC
+// a Linux bridge takes the lowest MAC of its ports, so it changes as containers come and go, and
+// the other nodes' ARP entries for this node's overlay IP (its etcd member, its DNS) point at a MAC
+// that is gone until they expire: half a minute without etcd. Throws Error(invalid) for a bad IP.
+std::string bridge_mac(const std::string& overlay_ip);
 
 // The interface that holds the IPv4 address ip (for the VXLAN's `dev`), empty when none does.
 std::string interface_of(CommandRunner& run, const std::string& ip);

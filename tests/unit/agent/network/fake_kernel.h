@@ -21,6 +21,7 @@ using Json = nlohmann::json;
 struct FakeLink {
   std::string kind = "veth";  // bridge | vxlan | veth
   int mtu = 1500;
+  std::string mac = "5e:1f:00:00:00:01";  // what the kernel picks at random; a bridge's changes with its ports
   bool up = false;
   std::string master;
   std::vector<std::string> addrs;  // "10.81.0.3/16"
@@ -103,7 +104,7 @@ class FakeKernel final : public CommandRunner {
   static CommandResult bad(const std::vector<std::string>& a) { return {255, "", "fake kernel: unexpected command: " + command_line(a) + "\n"}; }
 
   Json link_json(const std::string& name, const FakeLink& l, bool details) const {
-    Json j = {{"ifname", name}, {"mtu", l.mtu}, {"flags", Json::array({"BROADCAST", "MULTICAST"})}};
+    Json j = {{"ifname", name}, {"mtu", l.mtu}, {"address", l.mac}, {"flags", Json::array({"BROADCAST", "MULTICAST"})}};
     if (l.up) j["flags"].push_back("UP");
     if (!l.master.empty()) j["master"] = l.master;
     if (details) {
@@ -186,6 +187,8 @@ class FakeKernel final : public CommandRunner {
         it->second.up = true;
       } else if (a.size() == 6 && a[4] == "mtu") {
         it->second.mtu = std::stoi(a[5]);
+      } else if (a.size() == 6 && a[4] == "address") {
+        it->second.mac = a[5];
       } else if (a.size() == 6 && a[4] == "master") {
         auto m = links.find(a[5]);
         if (m == links.end()) return cannot_find(a[5]);

@@ -79,6 +79,7 @@ TEST(Overlay, ConvergesFromNothing) {
   EXPECT_EQ(br.mtu, 1450);
   EXPECT_TRUE(br.up);
   EXPECT_EQ(br.addrs, std::vector<std::string>{"10.81.0.1/16"});
+  EXPECT_EQ(br.mac, "02:4b:0a:51:00:01");
 
   ASSERT_TRUE(k.links.count("vxkontena"));
   const auto& vx = k.links["vxkontena"];
@@ -226,6 +227,29 @@ TEST(Overlay, ChangedVniOrPortRecreatesTheVxlan) {
   EXPECT_EQ(k.links["vxkontena"].port, 8472);
   // The filter follows the port: the old jump is gone, the new one is there.
   EXPECT_EQ(k.chains["INPUT"], std::vector<std::string>{"-A INPUT -p udp -m udp --dport 8472 -j KONTENA-OVERLAY"});
+}
+
+// A Linux bridge takes the lowest MAC of its ports: a container's veth joining or leaving changes
+// it unless it was set. The overlay sets it, and sets it back if anything changed it.
+TEST(Overlay, TheBridgeMacIsFixedAndRestored) {
+  FakeKernel k;
+  Overlay overlay(k);
+  overlay.ensure(config());
+  ASSERT_EQ(k.links["kontena0"].mac, "02:4b:0a:51:00:01");
+  k.links["kontena0"].mac = "02:42:0A:51:80:05";  // as if the kernel had taken a port's MAC
+  auto changes = overlay.ensure(config());
+  EXPECT_EQ(k.links["kontena0"].mac, "02:4b:0a:51:00:01");
+  EXPECT_TRUE(any_contains(changes, "bridge kontena0 MAC 02:42:0a:51:80:05 -> 02:4b:0a:51:00:01"));
+  // The same MAC in upper case (as some tools print it) is no change.
+  k.links["kontena0"].mac = "02:4B:0A:51:00:01";
+  EXPECT_TRUE(overlay.ensure(config()).empty());
+}
+
+TEST(BridgeMac, FollowsTheOverlayIp) {
+  EXPECT_EQ(bridge_mac("10.81.0.3"), "02:4b:0a:51:00:03");
+  EXPECT_EQ(bridge_mac("192.168.255.254"), "02:4b:c0:a8:ff:fe");
+  EXPECT_EQ(error_of([] { bridge_mac("10.81.0"); }).kind(), ErrorKind::invalid);
+  EXPECT_EQ(error_of([] { bridge_mac("10.81.0.3/16"); }).kind(), ErrorKind::invalid);
 }
 
 TEST(Overlay, ChangedAddressReplacesTheOldOne) {
