@@ -109,7 +109,7 @@ TEST(RetryWhileUnavailable, TheLastUnavailableIsThrownAtTheDeadline) {
         [&]() -> std::string {
           throw Error(ErrorKind::unavailable, "etcd answer " + std::to_string(++calls));
         },
-        in(60ms), 5ms, never_stopping);
+        in(300ms), 20ms, never_stopping);
     FAIL() << "no error thrown";
   } catch (const Error& e) {
     EXPECT_EQ(e.kind(), ErrorKind::unavailable);
@@ -117,7 +117,7 @@ TEST(RetryWhileUnavailable, TheLastUnavailableIsThrownAtTheDeadline) {
   }
   EXPECT_GE(calls, 2);
   // It stops trying when the next pause would pass the deadline: never long after it.
-  EXPECT_LT(std::chrono::steady_clock::now() - t0, 2s);
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 5s);
 }
 
 TEST(RetryWhileUnavailable, StoppingEndsTheRetriesWithTheError) {
