@@ -90,12 +90,14 @@ else
   bash scripts/build.sh e2e_deps unit_tests || die "build of build/ failed"
 fi
 
-# run_ctest LOG ARGS...: runs ctest, adds its counts to passed/failed.
+# run_ctest DIR ARGS...: runs ctest in the build tree DIR (its output also in DIR/Testing/test-sh.log),
+# adds its counts to passed/failed and notes where its failed tests failed.
 run_ctest() {
-  local log=$1
+  local dir=$1
   shift
-  local rc=0
-  ctest --output-on-failure --no-tests=error -j "$JOBS" "$@" ${ctest_extra[@]+"${ctest_extra[@]}"} 2>&1 |
+  local log="$ROOT/$dir/Testing/test-sh.log" rc=0
+  mkdir -p "$ROOT/$dir/Testing"
+  ctest --output-on-failure --no-tests=error -j "$JOBS" --test-dir "$dir" "$@" ${ctest_extra[@]+"${ctest_extra[@]}"} 2>&1 |
     tee "$log" || rc=$?
   # ctest's summary: "95% tests passed, 1 tests failed out of 20"
   local summary
@@ -108,23 +110,18 @@ run_ctest() {
     failed=$((failed + f))
     if [[ $rc -ne 0 && $f -eq 0 ]]; then failed=$((failed + 1)); fi
   else
-    echo "test.sh: ctest $* ran no test or did not finish (exit $rc)" >&2
+    echo "test.sh: ctest --test-dir $dir $* ran no test or did not finish (exit $rc)" >&2
     failed=$((failed + 1))
   fi
-  local arg prev=""
-  for arg in "$@"; do
-    [[ "$prev" == --test-dir ]] && note_failures "$log" "$arg"
-    prev=$arg
-  done
+  note_failures "$log" "$dir"
 }
 
-mkdir -p "$ROOT/build/Testing"
 if [[ $sanitize -eq 1 ]]; then
   phase "tests: build/ (e2e)"
-  run_ctest "$ROOT/build/Testing/test-sh.log" --test-dir build -L e2e
+  run_ctest build -L e2e
 else
   phase "tests: build/ (unit + e2e)"
-  run_ctest "$ROOT/build/Testing/test-sh.log" --test-dir build
+  run_ctest build
 fi
 
 if [[ $sanitize -eq 1 ]]; then
@@ -141,9 +138,8 @@ if [[ $sanitize -eq 1 ]]; then
     fi
   fi
   export ASAN_OPTIONS
-  mkdir -p "$ROOT/build-asan/Testing"
   phase "tests: build-asan/ (unit, ASAN_OPTIONS=$ASAN_OPTIONS)"
-  run_ctest "$ROOT/build-asan/Testing/test-sh.log" --test-dir build-asan -L unit
+  run_ctest build-asan -L unit
 fi
 
 finish

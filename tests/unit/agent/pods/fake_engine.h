@@ -344,4 +344,21 @@ class FakeEngine final : public docker::DockerClient {
   int addresses_ = 0;
 };
 
+// An instance of service `name` (stack shop, grid demo) that sleeps in local/busybox:latest:
+// revision 1, deploy d1, 1 s stop grace. What the reconciler tests start from and change.
+inline protocol::ServicePod sleeping_pod(const std::string& name, int n) {
+  protocol::ServicePod p;
+  p.service_id = "id-" + name;
+  p.service_name = name;
+  p.stack_name = "shop";
+  p.grid_name = "demo";
+  p.instance_number = n;
+  p.service_revision = 1;
+  p.deploy_rev = "d1";
+  p.image = "local/busybox:latest";
+  p.cmd = std::vector<std::string>{"sleep", "1000"};
+  p.stop_grace_period = 1;
+  return p;
+}
+
 }  // namespace kontena::agent::pods::testing

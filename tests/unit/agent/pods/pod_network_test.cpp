@@ -153,17 +153,7 @@ class ScriptedProber final : public Prober {
 
 ServicePod pod(const std::string& name, int n, std::optional<protocol::PodNetwork> network = protocol::PodNetwork{
                                                    "kontena", ""}) {
-  ServicePod p;
-  p.service_id = "id-" + name;
-  p.service_name = name;
-  p.stack_name = "shop";
-  p.grid_name = "demo";
-  p.instance_number = n;
-  p.service_revision = 1;
-  p.deploy_rev = "d1";
-  p.image = "local/busybox:latest";
-  p.cmd = V{"sleep", "1000"};
-  p.stop_grace_period = 1;
+  ServicePod p = sleeping_pod(name, n);
   p.network = std::move(network);
   return p;
 }

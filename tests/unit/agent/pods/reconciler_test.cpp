@@ -60,18 +60,9 @@ class FakeExec final : public ContainerExec {
 };
 
 ServicePod pod(const std::string& name, int n, std::int64_t rev = 1) {
-  ServicePod p;
-  p.service_id = "id-" + name;
-  p.service_name = name;
-  p.stack_name = "shop";
-  p.grid_name = "demo";
-  p.instance_number = n;
+  ServicePod p = sleeping_pod(name, n);
   p.service_revision = rev;
-  p.deploy_rev = "d1";
-  p.image = "local/busybox:latest";
-  p.cmd = std::vector<std::string>{"sleep", "1000"};
   p.env = {"FOO=bar"};
-  p.stop_grace_period = 1;
   return p;
 }
 

@@ -22,16 +22,7 @@ namespace {
 using V = std::vector<std::string>;
 
 ServicePod web(int n) {
-  ServicePod p;
-  p.service_id = "id-web";
-  p.service_name = "web";
-  p.stack_name = "shop";
-  p.grid_name = "demo";
-  p.instance_number = n;
-  p.service_revision = 1;
-  p.deploy_rev = "d1";
-  p.image = "local/busybox:latest";
-  p.cmd = std::vector<std::string>{"sleep", "1000"};
+  ServicePod p = sleeping_pod("web", n);
   p.stop_grace_period = 7;
   return p;
 }
