@@ -57,6 +57,7 @@ E2E_TESTBED_NODES=0                            # how many nodes e2e_testbed_up b
 KONTENA_AGENT_URL=""                           # ws(s)://GATEWAY:PORT, set by start_server_on_testbed
 declare -A AGENT_PID=() AGENT_EXIT=()          # by node index
 E2E_AGENT_ARGS=()                              # flags every agent_start adds (e.g. --no-overlay)
+E2E_GRID_CREATE_ARGS=()                        # flags of stacks_grid_up's `grid create` (e.g. --initial-size 3)
 WAITED=""                                      # seconds the last wait_node_* took
 
 # Output of the last run/assert_ok/assert_fails and api/assert_status call.
@@ -718,9 +719,6 @@ node_kontena_ps() {
     awk '{ printf "%s %s %s %s\n", $1, $2, $3, substr($4, 1, 12) }' | sort
 }
 
-# stacks_grid_up [SERVER FLAG...]: on the test bed that is up, the master (with these flags), the
-# admin logged in, the grid `demo` (E2E_GRID) and one agent per node joined with its token (TOKEN)
-# and online; NODE[i] is node i's name.
 # container_ip I NAME: the address of container NAME on node I (its overlay address when it is on
 # the kontena network, else Docker's default bridge address).
 container_ip() {
@@ -728,12 +726,15 @@ container_ip() {
     '{{with index .NetworkSettings.Networks "kontena"}}{{.IPAddress}}{{else}}{{.NetworkSettings.IPAddress}}{{end}}' "$2"
 }
 
-# stacks_grid_up [SERVER ARGS...]: master, admin login, grid demo, one agent per node, all online.
+# stacks_grid_up [SERVER FLAG...]: on the test bed that is up, the master (with these flags), the
+# admin logged in, the grid `demo` (E2E_GRID; created with the flags in E2E_GRID_CREATE_ARGS) and
+# one agent per node (--reconcile-interval 2, plus E2E_AGENT_ARGS) joined with its token (TOKEN)
+# and online; NODE[i] is node i's name.
 stacks_grid_up() {
   local i
   start_server_on_testbed "$@"
   login_admin
-  assert_ok kontena grid create demo
+  assert_ok kontena grid create ${E2E_GRID_CREATE_ARGS[@]+"${E2E_GRID_CREATE_ARGS[@]}"} demo
   E2E_GRID=demo
   TOKEN=$(grid_token demo)
   NODE=()

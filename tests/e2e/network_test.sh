@@ -22,17 +22,9 @@ FIX="$E2E_DIR/fixtures/stacks"
 e2e_testbed_up 3
 for i in 1 2 3; do e2e_build_web_image "$i" local/web:v1; done
 
-start_server_on_testbed
-login_admin
-assert_ok kontena grid create --initial-size 3 demo
-E2E_GRID=demo
-TOKEN=$(grid_token demo)
-NODE=()
-for i in 1 2 3; do
-  NODE[i]=$(testbed_netns "$i")
-  agent_start "$i" --grid-token "$TOKEN" --reconcile-interval 2 --sd-ttl 4
-done
-for i in 1 2 3; do wait_node_status "${NODE[i]}" online 30; done
+E2E_GRID_CREATE_ARGS=(--initial-size 3)
+E2E_AGENT_ARGS=(--sd-ttl 4)
+stacks_grid_up
 
 etcd_pid() { local p; read -r p _ <"$E2E_TMP/agent-data-$1/etcd/etcd.pid" && echo "$p"; }
 FROZEN=()
@@ -194,7 +186,7 @@ timing "agent of a node killed -> its instances gone from DNS" "$(e2e_since "$t0
 for w in $KEPT; do
   assert_eq "web v1" "$(client_get "http://$w.netapp.demo.kontena.local:8080/index.html")" "$w on the other node still resolves"
 done
-agent_start "$L" --grid-token "$TOKEN" --reconcile-interval 2 --sd-ttl 4
+agent_start "$L" --grid-token "$TOKEN" --reconcile-interval 2
 wait_node_status "$LOST_NODE" online 30
 lost_back() { local w; for w in $LOST; do [[ -n "$(resolves "$w.netapp.demo.kontena.local")" ]] || return 1; done; }
 wait_for 30 "the names of $LOST back once the agent runs again" lost_back
